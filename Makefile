@@ -1,0 +1,144 @@
+# cordbank — build, run and test.
+#
+#   make            build every service and the Discord simulator into build/bin
+#   make asan       the same with ASan+UBSan into build-asan/bin
+#   make run        PostgreSQL + Redis + one instance of each service + the simulator
+#   make test       unit tests and the end-to-end test, on both builds
+#   make deps       install missing Debian packages (a no-op when all are present)
+#
+# Sources generated from proto/*.proto live in $(BUILD)/gen and are never committed.
+
+BUILD    ?= build
+SANITIZE ?=
+CC       ?= cc
+
+SERVICES := gateway command balance cache metrics
+PROTOS   := $(wildcard proto/*.proto)
+
+# Debian packages the build, the local runner and the tests need.
+DEB_PACKAGES := build-essential pkg-config libzmq3-dev libczmq-dev protobuf-c-compiler \
+    libprotobuf-c-dev libpq-dev postgresql-15 postgresql-client-15 libhiredis-dev \
+    redis-server redis-tools libwebsockets-dev libsodium-dev libjansson-dev zlib1g-dev \
+    libcriterion-dev libcurl4-openssl-dev curl jq iproute2 procps util-linux
+
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wstrict-prototypes -Wwrite-strings \
+    -Werror -g -I. -I$(BUILD)/gen
+ifeq ($(SANITIZE),1)
+CFLAGS_OPT  := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS_OPT := -fsanitize=address,undefined
+else
+CFLAGS_OPT  := -O2
+LDFLAGS_OPT :=
+endif
+CFLAGS  += $(CFLAGS_BASE) $(CFLAGS_OPT)
+LDFLAGS += $(LDFLAGS_OPT)
+
+COMMON_LIBS := -lczmq -lzmq -lprotobuf-c -lwebsockets -ljansson -lsodium -lpthread -lm
+LIBS_gateway :=
+LIBS_command :=
+LIBS_balance := -lpq
+LIBS_cache   := -lhiredis
+LIBS_metrics :=
+LIBS_sim     := -lcurl
+LIBS_unit    := -lcriterion -lcurl
+
+GEN_C      := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+GEN_H      := $(GEN_C:.c=.h)
+GEN_OBJ    := $(patsubst $(BUILD)/gen/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_SRC))
+LIBCOMMON  := $(BUILD)/lib/libcordbank.a
+
+BINS     := $(addprefix $(BUILD)/bin/cordbank-,$(SERVICES)) $(BUILD)/bin/cordbank-discord-sim
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(BUILD)/bin/unit-tests
+
+.PHONY: all asan deps run test test-unit test-integration clean format check-format
+.DEFAULT_GOAL := all
+
+all: $(BINS) $(UNIT_BIN)
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 all
+
+deps:
+	@deploy/deps.sh $(DEB_PACKAGES)
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=proto --c_out=$(BUILD)/gen $<
+
+# Generated code is not ours to warn about.
+$(BUILD)/obj/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -g $(CFLAGS_OPT) -I$(BUILD)/gen -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBCOMMON): $(COMMON_OBJ) $(GEN_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+# Each service: every .c under services/<name>/, plus common/.
+define service_rule
+$(1)_SRC := $$(wildcard services/$(1)/*.c)
+$(1)_OBJ := $$(patsubst %.c,$(BUILD)/obj/%.o,$$($(1)_SRC))
+$(BUILD)/bin/cordbank-$(1): $$($(1)_OBJ) $(LIBCOMMON)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(LDFLAGS) -o $$@ $$($(1)_OBJ) $(LIBCOMMON) $$(LIBS_$(1)) $(COMMON_LIBS)
+endef
+$(foreach s,$(SERVICES),$(eval $(call service_rule,$(s))))
+
+# balance carries its schema migrations inside the binary.
+MIGRATIONS := $(sort $(wildcard services/balance/migrations/*.sql))
+$(BUILD)/gen/balance_migrations.c: $(MIGRATIONS) deploy/embed-sql.sh
+	@mkdir -p $(dir $@)
+	deploy/embed-sql.sh $@ $(MIGRATIONS)
+$(BUILD)/obj/gen/balance_migrations.o: $(BUILD)/gen/balance_migrations.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+balance_OBJ += $(BUILD)/obj/gen/balance_migrations.o
+$(BUILD)/bin/cordbank-balance: $(BUILD)/obj/gen/balance_migrations.o
+
+SIM_SRC := $(wildcard load/discord-sim/*.c)
+SIM_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIM_SRC))
+$(BUILD)/bin/cordbank-discord-sim: $(SIM_OBJ) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(SIM_OBJ) $(LIBCOMMON) $(LIBS_sim) $(COMMON_LIBS)
+
+# One runner for every module's tests (run one: unit-tests --filter 'config/*').
+# Pure service code that has unit tests is linked in by name.
+UNIT_EXTRA := $(BUILD)/obj/services/command/render.o
+UNIT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRC))
+$(UNIT_BIN): $(UNIT_OBJ) $(UNIT_EXTRA) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(UNIT_EXTRA) $(LIBCOMMON) $(LIBS_unit) $(COMMON_LIBS)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@deploy/local/run.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory asan
+	@tests/run.sh
+
+test-unit: all
+	$(UNIT_BIN)
+
+test-integration: all
+	tests/integration/e2e.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+check-format:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan

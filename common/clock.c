@@ -1,0 +1,43 @@
+/*  clock — wall and monotonic milliseconds (see clock.h).
+ *
+ *  CORDBANK_FAKE_NOW_MS pins the wall clock's starting point for tests that
+ *  must cross a 24 h cooldown without waiting; real time still advances
+ *  from there, so timeouts keep working.
+ */
+#include "common/clock.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+static int64_t
+timespec_ms (clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime (clock, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+cb_mono_ms (void)
+{
+    return timespec_ms (CLOCK_MONOTONIC);
+}
+
+int64_t
+cb_now_ms (void)
+{
+    //  Offset between the fake and the real clock, computed once.
+    static int64_t offset;
+    static int initialised;
+    if (!initialised) {
+        const char *fake = getenv ("CORDBANK_FAKE_NOW_MS");
+        if (fake && *fake) {
+            char *end;
+            long long value = strtoll (fake, &end, 10);
+            if (*end == '\0' && value > 0)
+                offset = value - timespec_ms (CLOCK_REALTIME);
+        }
+        initialised = 1;
+    }
+    return timespec_ms (CLOCK_REALTIME) + offset;
+}

@@ -1,0 +1,16 @@
+/*  clock — wall and monotonic time in milliseconds.
+ *
+ *  Deadlines travel between processes, so they are wall-clock Unix ms
+ *  (cb_now_ms). Intervals measured inside one process use cb_mono_ms, which
+ *  never jumps. Tests may pin the wall clock with CORDBANK_FAKE_NOW_MS
+ *  (read once, then advanced with real time) to cross cooldowns.
+ */
+#ifndef CB_CLOCK_H
+#define CB_CLOCK_H
+
+#include <stdint.h>
+
+int64_t cb_now_ms (void);
+int64_t cb_mono_ms (void);
+
+#endif

@@ -1,0 +1,51 @@
+/*  config — 12-factor configuration: environment variables with matching
+ *  --flags, validated up front, and a --help that lists them all.
+ *
+ *  A service describes its options in a table; each option "pg-url" is read
+ *  from CORDBANK_PG_URL, then from --pg-url=V or --pg-url V (a flag wins).
+ *  An invalid value is refused with one line naming the variable or flag,
+ *  and the service exits 2. Strings are copied (free with cb_config_free).
+ */
+#ifndef CB_CONFIG_H
+#define CB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    CB_OPT_STRING,    // target: char **
+    CB_OPT_INT,       // target: int64_t *, checked against [min, max]
+    CB_OPT_BOOL,      // target: bool *; true/false/1/0/yes/no; a bare --flag is true
+    CB_OPT_ENDPOINTS, // target: char **; "tcp://h:p,tcp://h:p" or "dns://name:port"
+} cb_opt_type_t;
+
+typedef struct {
+    const char *name;          // flag name: "pg-url"
+    cb_opt_type_t type;
+    const char *default_value; // as text, parsed like any other value
+    const char *help;
+    void *target;
+    int64_t min, max;          // CB_OPT_INT only
+    bool secret;               // never printed (help shows "<secret>")
+} cb_option_t;
+
+enum { CB_CONFIG_OK = 0, CB_CONFIG_HELP = 1, CB_CONFIG_ERROR = -1 };
+
+//  Fills every target from defaults, environment, then argv. Returns
+//  CB_CONFIG_OK, CB_CONFIG_HELP (help printed on stdout), or CB_CONFIG_ERROR
+//  with a one-line reason in err.
+int cb_config_parse (const char *program, const char *summary, const cb_option_t *opts,
+                     size_t count, int argc, char **argv, char *err, size_t errlen);
+
+//  What a main() does with the above: returns -1 to go on, or the exit code
+//  (0 after --help, 2 after an error, printed as "program: reason").
+int cb_config_main (const char *program, const char *summary, const cb_option_t *opts,
+                    size_t count, int argc, char **argv);
+
+void cb_config_free (const cb_option_t *opts, size_t count);
+
+//  The environment variable an option is read from ("pg-url" -> CORDBANK_PG_URL).
+void cb_config_env_name (const char *name, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,248 @@
+/*  server — a ROUTER that decodes requests and dispatches them to handlers
+ *  (see server.h for what happens before a handler runs).
+ *
+ *  A cb_call_t carries the peer's routing identity and the decoded request
+ *  from arrival to reply; the server counts calls in flight for shedding
+ *  and for the drain, and times each one for its metrics.
+ */
+#include "common/server.h"
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/socket.h"
+
+#define MAX_BODY_CASE 64
+//  Messages read per wake-up before giving other sockets a turn.
+#define READ_BATCH 64
+
+typedef struct {
+    cb_handler_fn *fn;
+    void *arg;
+} handler_t;
+
+struct cb_server {
+    zsock_t *router;
+    zloop_t *loop;
+    handler_t handlers[MAX_BODY_CASE];
+    size_t inflight;
+    size_t max_inflight;
+    bool draining;
+    cb_metric_t *inflight_gauge;
+};
+
+struct cb_call {
+    cb_server_t *server;
+    zframe_t *identity;
+    Cordbank__Envelope *request;
+    int64_t started_us;
+};
+
+static int64_t
+mono_us (void)
+{
+    return zclock_usecs ();
+}
+
+static void
+observe (const cb_call_t *call, Cordbank__Status status)
+{
+    char labels[160];
+    const char *method = cb_body_name (call->request->body_case);
+    cb_metrics_labels (labels, sizeof labels, "method", method, "status", cb_status_label (status),
+                       NULL);
+    cb_counter_inc (cb_metrics_counter ("cordbank_rpc_server_requests_total",
+                                        "Requests answered, by method and status.", labels));
+    cb_metrics_labels (labels, sizeof labels, "method", method, NULL);
+    cb_histogram_observe (
+        cb_metrics_histogram ("cordbank_rpc_server_duration_seconds",
+                              "Time from a request's arrival to its reply.", labels,
+                              CB_LATENCY_BUCKETS, CB_LATENCY_BUCKETS_COUNT),
+        (double) (mono_us () - call->started_us) / 1e6);
+}
+
+static void
+call_destroy (cb_call_t **call_p)
+{
+    cb_call_t *call = *call_p;
+    call->server->inflight--;
+    cb_gauge_set (call->server->inflight_gauge, (double) call->server->inflight);
+    zframe_destroy (&call->identity);
+    cb_envelope_free (&call->request);
+    free (call);
+    *call_p = NULL;
+}
+
+static void
+send_reply (cb_call_t *call, Cordbank__Envelope *reply)
+{
+    const Cordbank__Envelope *request = call->request;
+    reply->trace_id = request->trace_id;
+    reply->request_id = request->request_id;
+    reply->attempt = request->attempt;
+    reply->deadline_unix_ms = 0;
+    if (reply->status == CORDBANK__STATUS__STATUS_UNSPECIFIED)
+        reply->status = CORDBANK__STATUS__STATUS_OK;
+    zframe_t *frame = cb_envelope_encode (reply);
+    //  The peer may be gone (ROUTER drops silently): nothing to do then.
+    if (frame && zframe_send (&call->identity, call->server->router, ZFRAME_MORE + ZFRAME_REUSE) == 0)
+        zframe_send (&frame, call->server->router, ZFRAME_DONTWAIT);
+    zframe_destroy (&frame);
+    observe (call, cb_envelope_status (reply));
+}
+
+void
+cb_call_reply (cb_call_t **call_p, Cordbank__Envelope *reply)
+{
+    assert (call_p && *call_p && reply);
+    send_reply (*call_p, reply);
+    call_destroy (call_p);
+}
+
+void
+cb_call_fail (cb_call_t **call_p, Cordbank__Status status, const char *error)
+{
+    assert (call_p && *call_p);
+    Cordbank__Envelope reply = CORDBANK__ENVELOPE__INIT;
+    reply.status = status;
+    reply.error = (char *) (error ? error : "");
+    cb_call_reply (call_p, &reply);
+}
+
+const Cordbank__Envelope *
+cb_call_request (const cb_call_t *call)
+{
+    return call->request;
+}
+
+const char *
+cb_call_trace_id (const cb_call_t *call)
+{
+    return call->request->trace_id;
+}
+
+int64_t
+cb_call_deadline_ms (const cb_call_t *call)
+{
+    return call->request->deadline_unix_ms;
+}
+
+//  Refuses work the server will not start; true when refused.
+static bool
+refuse (cb_server_t *self, cb_call_t **call_p)
+{
+    cb_call_t *call = *call_p;
+    Cordbank__Envelope__BodyCase body = call->request->body_case;
+    if (cb_envelope_expired (call->request))
+        cb_call_fail (call_p, CORDBANK__STATUS__STATUS_DEADLINE_EXCEEDED, "deadline passed before work began");
+    else if (body <= 0 || body >= MAX_BODY_CASE || !self->handlers[body].fn)
+        cb_call_fail (call_p, CORDBANK__STATUS__STATUS_INVALID_ARGUMENT, "no handler for this request");
+    else if (self->draining)
+        cb_call_fail (call_p, CORDBANK__STATUS__STATUS_UNAVAILABLE, "instance is draining");
+    else if (self->inflight > self->max_inflight)
+        cb_call_fail (call_p, CORDBANK__STATUS__STATUS_UNAVAILABLE, "instance is busy");
+    return *call_p == NULL;
+}
+
+static void
+dispatch (cb_server_t *self, zmsg_t *msg)
+{
+    zframe_t *identity = zmsg_pop (msg);
+    zframe_t *payload = zmsg_pop (msg);
+    Cordbank__Envelope *request =
+        payload && zmsg_size (msg) == 0 ? cb_envelope_decode (zframe_data (payload), zframe_size (payload)) : NULL;
+    if (!request) {
+        cb_envelope_count_bad ("router", payload ? zframe_size (payload) : 0);
+        zframe_destroy (&identity);
+        zframe_destroy (&payload);
+        return;
+    }
+    zframe_destroy (&payload);
+    cb_call_t *call = calloc (1, sizeof *call);
+    assert (call);
+    *call = (cb_call_t){self, identity, request, mono_us ()};
+    self->inflight++;
+    cb_gauge_set (self->inflight_gauge, (double) self->inflight);
+    if (refuse (self, &call))
+        return;
+    handler_t *handler = &self->handlers[request->body_case];
+    handler->fn (call, handler->arg);
+}
+
+static int
+on_readable (zloop_t *loop, zsock_t *router, void *arg)
+{
+    (void) loop;
+    cb_server_t *self = arg;
+    for (int i = 0; i < READ_BATCH && (zsock_events (router) & ZMQ_POLLIN); i++) {
+        zmsg_t *msg = zmsg_recv (router);
+        if (!msg)
+            break;
+        dispatch (self, msg);
+        zmsg_destroy (&msg);
+    }
+    return 0;
+}
+
+cb_server_t *
+cb_server_new (const char *endpoint, zloop_t *loop)
+{
+    cb_server_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->loop = loop;
+    self->max_inflight = 4096;
+    self->router = zsock_new (ZMQ_ROUTER);
+    cb_socket_tune (self->router, false);
+    if (zsock_bind (self->router, "%s", endpoint) < 0) {
+        cb_log_error (NULL, "cannot bind the request socket", "{s:s, s:s}", "endpoint", endpoint,
+                      "error", zmq_strerror (zmq_errno ()));
+        cb_server_destroy (&self);
+        return NULL;
+    }
+    zloop_reader (loop, self->router, on_readable, self);
+    self->inflight_gauge = cb_metrics_gauge ("cordbank_rpc_server_inflight",
+                                             "Requests being worked on.", NULL);
+    return self;
+}
+
+void
+cb_server_destroy (cb_server_t **self_p)
+{
+    assert (self_p);
+    cb_server_t *self = *self_p;
+    if (self) {
+        if (self->inflight)
+            cb_log_warn (NULL, "stopping with requests still in flight", "{s:I}", "inflight",
+                         (json_int_t) self->inflight);
+        if (self->router)
+            zloop_reader_end (self->loop, self->router);
+        zsock_destroy (&self->router);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+void
+cb_server_handle (cb_server_t *self, Cordbank__Envelope__BodyCase body, cb_handler_fn *fn, void *arg)
+{
+    assert (self && body > 0 && body < MAX_BODY_CASE);
+    self->handlers[body] = (handler_t){fn, arg};
+}
+
+void
+cb_server_set_max_inflight (cb_server_t *self, size_t max_inflight)
+{
+    self->max_inflight = max_inflight;
+}
+
+void
+cb_server_set_draining (cb_server_t *self, bool draining)
+{
+    self->draining = draining;
+}
+
+size_t
+cb_server_inflight (const cb_server_t *self)
+{
+    return self->inflight;
+}

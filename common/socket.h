@@ -1,0 +1,28 @@
+/*  socket — the ZeroMQ options every cordbank socket shares, and a monitor
+ *  that knows which peers a connecting socket is really connected to.
+ *
+ *  Options: ZMTP heartbeats every second with a 3 s timeout (a hung or
+ *  partitioned peer is dropped in seconds, not at TCP timeout), bounded
+ *  high-water marks, ZMQ_MAXMSGSIZE, no linger (a stopping service does not
+ *  wait on peers that are gone), and optionally ZMQ_IMMEDIATE.
+ */
+#ifndef CB_SOCKET_H
+#define CB_SOCKET_H
+
+#include <czmq.h>
+#include <stdbool.h>
+
+#define CB_SOCKET_HWM 10000
+
+void cb_socket_tune (zsock_t *sock, bool immediate);
+
+//  Counts the peers a socket has completed a handshake with.
+typedef struct cb_peers cb_peers_t;
+//  Monitors sock (which the caller keeps owning) on loop.
+cb_peers_t *cb_peers_new (zsock_t *sock, zloop_t *loop);
+void cb_peers_destroy (cb_peers_t **self_p);
+size_t cb_peers_connected (const cb_peers_t *self);
+//  After zsock_disconnect: forget that endpoint.
+void cb_peers_forget (cb_peers_t *self, const char *endpoint);
+
+#endif

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages cordbank needs that are missing; a sub-second
+# no-op when all are present (one dpkg-query for the whole list).
+set -euo pipefail
+wanted=("$@")
+installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${wanted[@]}" 2>/dev/null \
+    | awk '$1=="ii"{print $2}' | sed 's/:.*//' | sort -u)
+missing=$(comm -13 <(printf '%s\n' "$installed") <(printf '%s\n' "${wanted[@]}" | sort -u))
+[ -z "$missing" ] && exit 0
+echo "deps: installing:" $missing
+if [ "$(id -u)" != 0 ]; then
+    echo "deps: these packages are missing and installing them needs root:" $missing >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,145 @@
+# deploy/local/lib.sh — start and stop a whole cordbank on one machine.
+#
+# Sourced by deploy/local/run.sh (make run) and tests/integration/*.sh.
+# Everything lives in one run directory (PostgreSQL data, Redis, logs, pid
+# files); cb_stop_all stops every process it started and removes the
+# directory, and is meant to run from an EXIT trap so nothing is left
+# behind, whether the caller succeeds, fails or is interrupted.
+
+CB_ROOT=${CB_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+CB_BIN=${CB_BIN:-$CB_ROOT/build/bin}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+CB_PORTS_TAKEN=" "
+
+cb_log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# A free loopback TCP port (preferred if given and free), never one this run already took.
+cb_port() {
+    local want=${1:-} p tries=0
+    if [ -n "$want" ] && cb_port_free "$want"; then p=$want; else
+        while :; do
+            p=$((20000 + RANDOM % 40000))
+            cb_port_free "$p" && break
+            tries=$((tries + 1)); [ $tries -lt 200 ] || { echo "no free port" >&2; return 1; }
+        done
+    fi
+    CB_PORTS_TAKEN="$CB_PORTS_TAKEN$p "
+    echo "$p"
+}
+cb_port_free() {
+    case "$CB_PORTS_TAKEN" in *" $1 "*) return 1 ;; esac
+    [ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
+}
+
+cb_run_dir() {
+    CB_RUN=$(mktemp -d /tmp/cordbank.XXXXXX)
+    chmod 755 "$CB_RUN"
+    mkdir -p "$CB_RUN/logs" "$CB_RUN/pids"
+    export CB_RUN
+}
+
+# Runs a command in the background; its output goes to logs/NAME.log.
+cb_spawn() {
+    local name=$1; shift
+    "$@" >>"$CB_RUN/logs/$name.log" 2>&1 &
+    echo $! >"$CB_RUN/pids/$name"
+}
+
+cb_as_postgres() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+cb_start_postgres() {
+    PG_PORT=$(cb_port "${1:-}")
+    local dir=$CB_RUN/pg
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir"
+    cb_as_postgres "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 >"$CB_RUN/logs/initdb.log" 2>&1 \
+        || { cat "$CB_RUN/logs/initdb.log" >&2; return 1; }
+    cb_as_postgres "$PG_BIN/pg_ctl" -D "$dir/data" -l "$CB_RUN/logs/postgres.log" -w -t 30 \
+        -o "-p $PG_PORT -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null \
+        || { cat "$CB_RUN/logs/postgres.log" >&2; return 1; }
+    psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c 'CREATE DATABASE cordbank' >/dev/null
+    PG_URL="postgresql://postgres@127.0.0.1:$PG_PORT/cordbank"
+    export PG_PORT PG_URL
+}
+
+cb_psql() { psql -X -q -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d cordbank "$@"; }
+
+cb_start_redis() {
+    REDIS_PORT=$(cb_port "${1:-}")
+    mkdir -p "$CB_RUN/redis"
+    cb_spawn redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$CB_RUN/redis" --daemonize no
+    local i
+    for i in $(seq 100); do
+        redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+        sleep 0.05
+    done
+    export REDIS_PORT
+}
+
+# Ports of every service; defaults when free (make run), else random.
+cb_pick_ports() {
+    local prefer=${1:-yes} d
+    for v in GATEWAY_HTTP:7100 GATEWAY_ADMIN:7101 COMMAND_RPC:7200 COMMAND_ADMIN:7201 \
+             BALANCE_RPC:7300 BALANCE_ADMIN:7301 BALANCE_EVENTS:7302 CACHE_RPC:7400 \
+             CACHE_ADMIN:7401 METRICS_SUB:7500 METRICS_ADMIN:7501; do
+        d=${v#*:}; [ "$prefer" = yes ] || d=
+        printf -v "PORT_${v%%:*}" '%s' "$(cb_port "$d")"
+        export "PORT_${v%%:*}"
+    done
+}
+
+# Starts one instance of each service, wired together on loopback.
+cb_start_services() {
+    local bin=${1:-$CB_BIN} lo=127.0.0.1
+    local common=(--metrics-endpoints "tcp://$lo:$PORT_METRICS_SUB" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000)
+    cb_spawn metrics "$bin/cordbank-metrics" --instance metrics-1 --bind "tcp://$lo:$PORT_METRICS_SUB" \
+        --admin-port "$PORT_METRICS_ADMIN" "${common[@]}"
+    cb_spawn balance "$bin/cordbank-balance" --instance balance-1 --bind "tcp://$lo:$PORT_BALANCE_RPC" \
+        --events-bind "tcp://$lo:$PORT_BALANCE_EVENTS" --admin-port "$PORT_BALANCE_ADMIN" \
+        --pg-url "$PG_URL" "${common[@]}"
+    cb_spawn cache "$bin/cordbank-cache" --instance cache-1 --bind "tcp://$lo:$PORT_CACHE_RPC" \
+        --admin-port "$PORT_CACHE_ADMIN" --redis-url "redis://$lo:$REDIS_PORT" \
+        --balance-endpoints "tcp://$lo:$PORT_BALANCE_RPC" --balance-events "tcp://$lo:$PORT_BALANCE_EVENTS" "${common[@]}"
+    cb_spawn command "$bin/cordbank-command" --instance command-1 --bind "tcp://$lo:$PORT_COMMAND_RPC" \
+        --admin-port "$PORT_COMMAND_ADMIN" --cache-endpoints "tcp://$lo:$PORT_CACHE_RPC" \
+        --balance-endpoints "tcp://$lo:$PORT_BALANCE_RPC" "${common[@]}"
+    cb_spawn gateway "$bin/cordbank-gateway" --instance gateway-1 --http-port "$PORT_GATEWAY_HTTP" \
+        --admin-port "$PORT_GATEWAY_ADMIN" --command-endpoints "tcp://$lo:$PORT_COMMAND_RPC" "${common[@]}"
+}
+
+# Waits until every service answers 200 on /readyz (or fails after $1 s).
+cb_wait_ready() {
+    local timeout=${1:-30} end=$((SECONDS + ${1:-30})) s port
+    for s in METRICS BALANCE CACHE COMMAND GATEWAY; do
+        port_var=PORT_${s}_ADMIN; port=${!port_var}
+        until curl -sf -o /dev/null "http://127.0.0.1:$port/readyz"; do
+            if [ $SECONDS -ge $end ]; then
+                cb_log "${s,,} not ready after ${timeout}s; its log:"; tail -n 20 "$CB_RUN/logs/${s,,}.log" >&2
+                return 1
+            fi
+            sleep 0.1
+        done
+    done
+}
+
+# SIGTERM every process we started, give them the grace period, then SIGKILL.
+cb_stop_all() {
+    [ -n "${CB_RUN:-}" ] && [ -d "$CB_RUN" ] || return 0
+    local f pid pids=()
+    for f in "$CB_RUN"/pids/*; do
+        [ -e "$f" ] || continue
+        pid=$(cat "$f"); kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+    done
+    local end=$((SECONDS + 10))
+    for pid in "${pids[@]}"; do
+        while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $end ]; do sleep 0.05; done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    if [ -d "$CB_RUN/pg/data" ]; then
+        cb_as_postgres "$PG_BIN/pg_ctl" -D "$CB_RUN/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    if [ -n "${CB_KEEP_RUN:-}" ]; then cb_log "kept $CB_RUN"; else rm -rf "$CB_RUN"; fi
+}

@@ -1,0 +1,42 @@
+/*  discovery: spec validation, and a socket following a static list. */
+#include <criterion/criterion.h>
+
+#include "common/discovery.h"
+
+Test (discovery, validates_specs)
+{
+    char err[256];
+    cr_assert_eq (cb_endpoints_validate ("", err, sizeof err), 0);
+    cr_assert_eq (cb_endpoints_validate ("tcp://127.0.0.1:7300,tcp://[::1]:7301", err, sizeof err), 0);
+    cr_assert_eq (cb_endpoints_validate ("dns://balance-headless:7300", err, sizeof err), 0);
+    cr_assert_eq (cb_endpoints_validate ("tcp://127.0.0.1", err, sizeof err), -1);
+    cr_assert_eq (cb_endpoints_validate ("tcp://127.0.0.1:0", err, sizeof err), -1);
+    cr_assert_eq (cb_endpoints_validate ("tcp://h:99999", err, sizeof err), -1);
+    cr_assert_eq (cb_endpoints_validate ("http://h:1", err, sizeof err), -1);
+    cr_assert_eq (cb_endpoints_validate ("dns://:7300", err, sizeof err), -1);
+    cr_assert (strstr (err, "dns://name:port"), "%s", err);
+}
+
+Test (discovery, static_list_connects_once_each)
+{
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    cb_discovery_t *d = cb_discovery_new ("tcp://127.0.0.1:17301,tcp://127.0.0.1:17302,tcp://127.0.0.1:17301");
+    cr_assert_not_null (d);
+    cr_assert_not (cb_discovery_is_dns (d));
+    cr_assert_eq (cb_discovery_sync (d, sock), 2, "duplicates collapse");
+    cr_assert_eq (cb_discovery_sync (d, sock), 2, "a second sync changes nothing");
+    cb_discovery_destroy (&d);
+    cr_assert_null (d);
+    zsock_destroy (&sock);
+    cr_assert_null (cb_discovery_new ("nonsense"));
+}
+
+Test (discovery, dns_resolves_localhost)
+{
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    cb_discovery_t *d = cb_discovery_new ("dns://localhost:17303");
+    cr_assert (cb_discovery_is_dns (d));
+    cr_assert_geq (cb_discovery_sync (d, sock), 1);
+    cb_discovery_destroy (&d);
+    zsock_destroy (&sock);
+}

@@ -1,0 +1,234 @@
+/*  transport: client and server over real ZeroMQ TCP on loopback —
+ *  replies, deadlines, retries on another instance for idempotent work
+ *  only, no instance reachable, and messages that do not decode.
+ */
+#include <criterion/criterion.h>
+
+#include "common/client.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "common/server.h"
+
+typedef struct {
+    int replies;          // answers given by this server
+    int received;         // requests seen
+    bool silent;          // keep calls unanswered (a hung instance)
+    cb_call_t *held;
+} server_state_t;
+
+typedef struct {
+    int calls;
+    Cordbank__Status status;
+    int64_t balance;
+    uint32_t attempt;
+} result_t;
+
+static void
+on_get (cb_call_t *call, void *arg)
+{
+    server_state_t *state = arg;
+    state->received++;
+    if (state->silent) {
+        if (state->held)
+            cb_call_fail (&state->held, CORDBANK__STATUS__STATUS_INTERNAL, "replaced");
+        state->held = call;
+        return;
+    }
+    Cordbank__BalanceGetReply body = CORDBANK__BALANCE_GET_REPLY__INIT;
+    body.status = CORDBANK__STATUS__STATUS_OK;
+    body.balance = (int64_t) cb_call_request (call)->balance_get_request->user_id * 10;
+    body.version = cb_call_request (call)->attempt;
+    Cordbank__Envelope reply = CORDBANK__ENVELOPE__INIT;
+    reply.body_case = CORDBANK__ENVELOPE__BODY_BALANCE_GET_REPLY;
+    reply.balance_get_reply = &body;
+    state->replies++;
+    cb_call_reply (&call, &reply);
+}
+
+static void
+on_reply (const Cordbank__Envelope *reply, Cordbank__Status status, const char *error, void *arg)
+{
+    (void) error;
+    result_t *r = arg;
+    r->calls++;
+    r->status = reply ? cb_envelope_status (reply) : status;
+    if (reply) {
+        r->balance = reply->balance_get_reply->balance;
+        r->attempt = (uint32_t) reply->balance_get_reply->version;
+    }
+}
+
+static int
+check_done (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop, (void) timer_id;
+    return ((result_t *) arg)->calls > 0 ? -1 : 0;
+}
+
+//  Runs the loop until the result arrives (bounded by a timeout).
+static void
+run_until_answered (zloop_t *loop, result_t *r, int timeout_ms)
+{
+    int t1 = zloop_timer (loop, 2, 0, check_done, r);
+    int64_t end = cb_mono_ms () + timeout_ms;
+    while (r->calls == 0 && cb_mono_ms () < end)
+        zloop_start (loop);
+    zloop_timer_end (loop, t1);
+}
+
+static void
+get (cb_client_t *client, uint64_t user, int64_t deadline_ms, bool idempotent, result_t *r)
+{
+    Cordbank__BalanceGetRequest body = CORDBANK__BALANCE_GET_REQUEST__INIT;
+    body.guild_id = 1;
+    body.user_id = user;
+    Cordbank__Envelope req = CORDBANK__ENVELOPE__INIT;
+    req.body_case = CORDBANK__ENVELOPE__BODY_BALANCE_GET_REQUEST;
+    req.balance_get_request = &body;
+    cb_client_call (client, &req, "trace", cb_now_ms () + deadline_ms, idempotent, on_reply, r);
+}
+
+static int
+free_port (void)
+{
+    static int next;
+    if (!next)
+        next = 20000 + (int) (getpid () % 20000);
+    return next++;
+}
+
+static cb_server_t *
+serve (zloop_t *loop, int port, server_state_t *state)
+{
+    char ep[64];
+    snprintf (ep, sizeof ep, "tcp://127.0.0.1:%d", port);
+    cb_server_t *server = cb_server_new (ep, loop);
+    cr_assert_not_null (server);
+    cb_server_handle (server, CORDBANK__ENVELOPE__BODY_BALANCE_GET_REQUEST, on_get, state);
+    return server;
+}
+
+Test (transport, reply_arrives)
+{
+    zloop_t *loop = zloop_new ();
+    zloop_set_nonstop (loop, true);
+    int port = free_port ();
+    server_state_t state = {0};
+    cb_server_t *server = serve (loop, port, &state);
+    char spec[64];
+    snprintf (spec, sizeof spec, "tcp://127.0.0.1:%d", port);
+    cb_client_t *client = cb_client_new ("test", spec, loop);
+    result_t r = {0};
+    get (client, 7, 2000, true, &r);
+    run_until_answered (loop, &r, 3000);
+    cr_assert_eq (r.calls, 1);
+    cr_assert_eq (r.status, CORDBANK__STATUS__STATUS_OK);
+    cr_assert_eq (r.balance, 70);
+    cr_assert_eq (cb_client_pending (client), 0);
+    cb_client_destroy (&client);
+    cb_server_destroy (&server);
+    zloop_destroy (&loop);
+}
+
+Test (transport, idempotent_retry_goes_to_the_other_instance)
+{
+    zloop_t *loop = zloop_new ();
+    zloop_set_nonstop (loop, true);
+    int p1 = free_port (), p2 = free_port ();
+    server_state_t hung = {.silent = true}, good = {0};
+    cb_server_t *s1 = serve (loop, p1, &hung), *s2 = serve (loop, p2, &good);
+    char spec[96];
+    snprintf (spec, sizeof spec, "tcp://127.0.0.1:%d,tcp://127.0.0.1:%d", p1, p2);
+    cb_client_t *client = cb_client_new ("test", spec, loop);
+    cb_client_set_attempts (client, 100, 3);
+    //  Let both connections finish their handshakes so round-robin sees both.
+    result_t warm = {0};
+    hung.silent = false;
+    get (client, 1, 2000, true, &warm);
+    run_until_answered (loop, &warm, 3000);
+    hung.silent = true;
+    int answered_by_good = 0;
+    for (int i = 0; i < 4; i++) {
+        result_t r = {0};
+        get (client, 5, 3000, true, &r);
+        run_until_answered (loop, &r, 4000);
+        cr_assert_eq (r.status, CORDBANK__STATUS__STATUS_OK, "call %d: %d", i, r.status);
+        answered_by_good++;
+    }
+    cr_assert_eq (answered_by_good, 4);
+    cr_assert_geq (hung.received, 1, "some attempts went to the hung instance first");
+    if (hung.held)
+        cb_call_fail (&hung.held, CORDBANK__STATUS__STATUS_INTERNAL, "late");
+    cb_client_destroy (&client);
+    cb_server_destroy (&s1);
+    cb_server_destroy (&s2);
+    zloop_destroy (&loop);
+}
+
+Test (transport, non_idempotent_is_not_retried)
+{
+    zloop_t *loop = zloop_new ();
+    zloop_set_nonstop (loop, true);
+    int port = free_port ();
+    server_state_t hung = {.silent = true};
+    cb_server_t *server = serve (loop, port, &hung);
+    char spec[64];
+    snprintf (spec, sizeof spec, "tcp://127.0.0.1:%d", port);
+    cb_client_t *client = cb_client_new ("test", spec, loop);
+    cb_client_set_attempts (client, 50, 3);
+    result_t r = {0};
+    get (client, 5, 400, false, &r);
+    run_until_answered (loop, &r, 2000);
+    cr_assert_eq (r.status, CORDBANK__STATUS__STATUS_DEADLINE_EXCEEDED);
+    cr_assert_eq (hung.received, 1, "sent once, never again: %d", hung.received);
+    cb_call_fail (&hung.held, CORDBANK__STATUS__STATUS_INTERNAL, "late");
+    cb_client_destroy (&client);
+    cb_server_destroy (&server);
+    zloop_destroy (&loop);
+}
+
+Test (transport, nobody_listening_is_unavailable)
+{
+    zloop_t *loop = zloop_new ();
+    zloop_set_nonstop (loop, true);
+    char spec[64];
+    snprintf (spec, sizeof spec, "tcp://127.0.0.1:%d", free_port ());
+    cb_client_t *client = cb_client_new ("test", spec, loop);
+    result_t r = {0};
+    get (client, 5, 300, false, &r);
+    run_until_answered (loop, &r, 2000);
+    cr_assert_eq (r.status, CORDBANK__STATUS__STATUS_UNAVAILABLE);
+    cb_client_destroy (&client);
+    zloop_destroy (&loop);
+}
+
+Test (transport, expired_request_is_refused_and_garbage_dropped)
+{
+    zloop_t *loop = zloop_new ();
+    zloop_set_nonstop (loop, true);
+    int port = free_port ();
+    server_state_t state = {0};
+    cb_server_t *server = serve (loop, port, &state);
+    char spec[64];
+    snprintf (spec, sizeof spec, "tcp://127.0.0.1:%d", port);
+    //  Garbage first: dropped and counted, the server keeps serving.
+    zsock_t *raw = zsock_new_dealer (spec);
+    zstr_send (raw, "this is not an envelope");
+    cb_client_t *client = cb_client_new ("test", spec, loop);
+    result_t ok = {0};
+    get (client, 5, 2000, true, &ok);
+    run_until_answered (loop, &ok, 3000);
+    cr_assert_eq (ok.status, CORDBANK__STATUS__STATUS_OK, "the server still serves");
+    cr_assert_eq (state.received, 1);
+    result_t r = {0};
+    get (client, 5, -1, true, &r);   // deadline already passed
+    run_until_answered (loop, &r, 2000);
+    cr_assert_eq (r.status, CORDBANK__STATUS__STATUS_DEADLINE_EXCEEDED);
+    cr_assert_eq (state.received, 1, "expired work never reaches the handler");
+    cr_assert_geq (cb_metric_value (cb_metrics_counter ("cordbank_bad_messages_total", "",
+                                                        "socket=\"router\"")), 1);
+    zsock_destroy (&raw);
+    cb_client_destroy (&client);
+    cb_server_destroy (&server);
+    zloop_destroy (&loop);
+}
