@@ -1,0 +1,50 @@
+/*  cache — the cache service's state and its handlers.
+ *
+ *  reads.c answers BalanceGetRequest from Redis when it holds a version at
+ *  least as new as the caller needs, and otherwise asks balance and stores
+ *  the answer (read-through). updates.c applies versioned balances from
+ *  balance's BalanceChanged events and from command's write-throughs. Both
+ *  write only through cache_store (the versioned compare-and-set, with TTL
+ *  jitter), so an older version can never replace a newer one.
+ */
+#ifndef CACHE_CACHE_H
+#define CACHE_CACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/client.h"
+#include "common/metrics.h"
+#include "common/pubsub.h"
+#include "common/server.h"
+#include "services/cache/redis.h"
+
+enum { CACHE_SOURCE_EVENT = 0, CACHE_SOURCE_WRITE_THROUGH, CACHE_SOURCE_COUNT };
+
+typedef struct {
+    cache_redis_t *redis; // owned by main
+    cb_client_t *balance; // owned by the service
+    int64_t ttl_s;        // TTL of a written account (before jitter)
+    int64_t zero_ttl_s;   // TTL of an account never written (version 0)
+    cb_metric_t *hit, *miss, *stale, *passthrough;
+    cb_metric_t *updates[CACHE_SOURCE_COUNT][2]; // [source][applied]
+} cache_t;
+
+//  Looks up the metric series; call once before serving.
+void cache_reads_init (cache_t *self);
+void cache_updates_init (cache_t *self);
+
+//  BalanceGetRequest handler (arg: cache_t *).
+void cache_on_get (cb_call_t *call, void *arg);
+//  BalanceUpdate handler (arg: cache_t *): OK, or UNAVAILABLE when Redis is down.
+void cache_on_update (cb_call_t *call, void *arg);
+//  BalanceChanged events from balance's PUB (arg: cache_t *).
+void cache_on_event (const Cordbank__Envelope *event, void *arg);
+
+//  Stores a balance if its version is newer than the cached one, with the
+//  TTL for its version plus 0..10% jitter. 1 stored, 0 refused as not
+//  newer, -1 Redis down.
+int cache_store (cache_t *self, uint64_t guild_id, uint64_t user_id, int64_t balance,
+                 uint64_t version);
+
+#endif

@@ -1,0 +1,464 @@
+/*  redis — connection, reconnect, flush, and the versioned balance store
+ *  (see redis.h for the states and the contract).
+ *
+ *  Why synchronous hiredis on the reactor: every command is one round trip
+ *  to a local Redis (well under a millisecond), and the socket timeout caps
+ *  a hung Redis at CACHE_REDIS_TIMEOUT_MS per command, after which the
+ *  connection is dropped and reads pass through to balance until the
+ *  reconnect timer finds Redis again.
+ *
+ *  Why flush on (re)connect: while we were not connected, BalanceChanged
+ *  events and write-throughs could not be applied, so anything Redis still
+ *  holds may be older than what was acknowledged since. Deleting every
+ *  cached balance (SCAN + UNLINK, a bounded batch per flush tick) before
+ *  serving reads again costs some misses; serving a stale balance would
+ *  be a wrong answer.
+ */
+#include "services/cache/redis.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/metrics.h"
+
+#define KEY_PREFIX       "cb:bal:"
+#define RECONNECT_MS     1000
+#define FLUSH_TICK_MS    10
+#define FLUSH_SCAN_COUNT "1000"
+
+//  KEYS[1] the balance key; ARGV version (decimal, no leading zeros),
+//  balance, ttl seconds. Versions are compared as decimal strings (length,
+//  then bytes), so the full uint64 range compares exactly (Lua numbers are
+//  doubles). A value that does not parse is overwritten.
+static const char SET_IF_NEWER_LUA[] =
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if cur then\n"
+    "  local v = string.match(cur, '^(%d+):')\n"
+    "  if v and (#v > #ARGV[1] or (#v == #ARGV[1] and v >= ARGV[1])) then\n"
+    "    return 0\n"
+    "  end\n"
+    "end\n"
+    "redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[2], 'EX', ARGV[3])\n"
+    "return 1\n";
+
+typedef enum { STATE_DOWN = 0, STATE_FLUSHING, STATE_UP } state_t;
+
+//  What a command is for: the op label of its duration and of the log line
+//  when it fails.
+typedef enum { OP_CONNECT = 0, OP_GET, OP_STORE, OP_FLUSH, OP_COUNT } op_t;
+static const char *const OP_NAME[OP_COUNT] = {"connect", "get", "store", "flush"};
+
+struct cache_redis {
+    cache_redis_addr_t addr;
+    zloop_t *loop;     // borrowed
+    redisContext *ctx; // NULL while DOWN
+    state_t state;
+    bool reported_down; // "redis unreachable" logged, "reachable again" not yet
+    char sha[41];       // of SET_IF_NEWER_LUA, from SCRIPT LOAD
+    int reconnect_timer;
+    int flush_timer;  // -1 unless FLUSHING
+    char cursor[24];  // SCAN position while FLUSHING
+    uint64_t flushed; // keys deleted by the current flush
+    cb_metric_t *up;
+    cb_metric_t *duration[OP_COUNT];
+};
+
+static struct timeval
+timeout_tv (void)
+{
+    return (struct timeval){.tv_sec = 0, .tv_usec = CACHE_REDIS_TIMEOUT_MS * 1000};
+}
+
+static void
+observe (cache_redis_t *self, op_t op, int64_t started_us)
+{
+    cb_histogram_observe (self->duration[op], (double) (zclock_usecs () - started_us) / 1e6);
+}
+
+static void
+flush_timer_stop (cache_redis_t *self)
+{
+    if (self->flush_timer >= 0)
+        zloop_timer_end (self->loop, self->flush_timer);
+    self->flush_timer = -1;
+}
+
+//  Drops the connection after a failed command; logs the first failure only.
+static void
+mark_down (cache_redis_t *self, op_t op, const char *why)
+{
+    if (self->ctx)
+        redisFree (self->ctx);
+    self->ctx = NULL;
+    self->state = STATE_DOWN;
+    flush_timer_stop (self);
+    cb_gauge_set (self->up, 0);
+    if (!self->reported_down)
+        cb_log_warn (NULL, "redis unreachable", "{s:s, s:s, s:i, s:s}", "op", OP_NAME[op], "host",
+                     self->addr.host, "port", self->addr.port, "error", why);
+    self->reported_down = true;
+}
+
+//  One command; NULL (and DOWN) when it failed at the connection level.
+//  An error reply is returned: the caller decides what it means.
+static redisReply *
+command (cache_redis_t *self, op_t op, int argc, const char **argv, const size_t *lens)
+{
+    if (!self->ctx)
+        return NULL;
+    int64_t started = zclock_usecs ();
+    redisReply *reply = redisCommandArgv (self->ctx, argc, argv, lens);
+    bool timed_out = !reply && (errno == EAGAIN || errno == EWOULDBLOCK);
+    observe (self, op, started);
+    if (!reply) {
+        //  A socket timeout shows as EAGAIN: say what it means. The text is
+        //  copied because mark_down frees the context that holds errstr.
+        char why[128];
+        if (self->ctx->err == REDIS_ERR_IO && timed_out)
+            snprintf (why, sizeof why, "timed out after %d ms", CACHE_REDIS_TIMEOUT_MS);
+        else
+            snprintf (why, sizeof why, "%s", self->ctx->errstr[0] ? self->ctx->errstr : "no reply");
+        mark_down (self, op, why);
+    }
+    return reply;
+}
+
+//  A command whose error reply also counts as failure (LOADING, READONLY,
+//  OOM...: this Redis cannot serve us now). NULL then, and DOWN.
+static redisReply *
+command_ok (cache_redis_t *self, op_t op, int argc, const char **argv, const size_t *lens)
+{
+    redisReply *reply = command (self, op, argc, argv, lens);
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        char why[160];
+        snprintf (why, sizeof why, "%s", reply->str);
+        freeReplyObject (reply);
+        mark_down (self, op, why);
+        return NULL;
+    }
+    return reply;
+}
+
+static int
+select_db (cache_redis_t *self)
+{
+    if (self->addr.db == 0)
+        return 0;
+    char db[16];
+    snprintf (db, sizeof db, "%d", self->addr.db);
+    const char *argv[] = {"SELECT", db};
+    size_t lens[] = {6, strlen (db)};
+    redisReply *reply = command_ok (self, OP_CONNECT, 2, argv, lens);
+    int rc = reply ? 0 : -1;
+    freeReplyObject (reply);
+    return rc;
+}
+
+static int
+load_script (cache_redis_t *self)
+{
+    const char *argv[] = {"SCRIPT", "LOAD", SET_IF_NEWER_LUA};
+    size_t lens[] = {6, 4, sizeof SET_IF_NEWER_LUA - 1};
+    redisReply *reply = command_ok (self, OP_CONNECT, 3, argv, lens);
+    if (!reply)
+        return -1;
+    int rc = -1;
+    if (reply->type == REDIS_REPLY_STRING && reply->len == 40) {
+        memcpy (self->sha, reply->str, 40);
+        self->sha[40] = '\0';
+        rc = 0;
+    }
+    freeReplyObject (reply);
+    if (rc != 0)
+        mark_down (self, OP_CONNECT, "unexpected reply to SCRIPT LOAD");
+    return rc;
+}
+
+//  UNLINK of the keys one SCAN step found. 0, or -1 when Redis failed.
+static int
+unlink_keys (cache_redis_t *self, const redisReply *keys)
+{
+    if (keys->elements == 0)
+        return 0;
+    size_t argc = keys->elements + 1;
+    const char **argv = malloc (argc * sizeof *argv);
+    size_t *lens = malloc (argc * sizeof *lens);
+    int rc = -1;
+    if (argv && lens) {
+        argv[0] = "UNLINK";
+        lens[0] = 6;
+        for (size_t i = 0; i < keys->elements; i++) {
+            argv[i + 1] = keys->element[i]->str;
+            lens[i + 1] = keys->element[i]->len;
+        }
+        redisReply *done = command_ok (self, OP_FLUSH, (int) argc, argv, lens);
+        if (done && done->type == REDIS_REPLY_INTEGER)
+            self->flushed += (uint64_t) done->integer;
+        rc = done ? 0 : -1;
+        freeReplyObject (done);
+    }
+    free (argv);
+    free (lens);
+    return rc;
+}
+
+static bool
+is_scan_reply (const redisReply *reply, size_t cursor_max)
+{
+    return reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+           reply->element[0]->type == REDIS_REPLY_STRING && reply->element[0]->len < cursor_max &&
+           reply->element[1]->type == REDIS_REPLY_ARRAY;
+}
+
+//  One SCAN step and one UNLINK of what it found: bounded work per tick.
+//  Returns 1 when the scan has completed, 0 to go on, -1 when Redis failed
+//  (now DOWN).
+static int
+flush_step (cache_redis_t *self)
+{
+    const char *pattern = KEY_PREFIX "*";
+    const char *argv[] = {"SCAN", self->cursor, "MATCH", pattern, "COUNT", FLUSH_SCAN_COUNT};
+    size_t lens[] = {4, strlen (self->cursor), 5, strlen (pattern), 5, strlen (FLUSH_SCAN_COUNT)};
+    redisReply *reply = command_ok (self, OP_FLUSH, 6, argv, lens);
+    if (!reply)
+        return -1;
+    if (!is_scan_reply (reply, sizeof self->cursor)) {
+        freeReplyObject (reply);
+        mark_down (self, OP_FLUSH, "unexpected reply to SCAN");
+        return -1;
+    }
+    snprintf (self->cursor, sizeof self->cursor, "%s", reply->element[0]->str);
+    int rc = unlink_keys (self, reply->element[1]);
+    freeReplyObject (reply);
+    if (rc == 0 && strcmp (self->cursor, "0") == 0)
+        rc = 1;
+    return rc;
+}
+
+static int
+on_flush_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    cache_redis_t *self = (cache_redis_t *) arg;
+    if (self->state != STATE_FLUSHING)
+        return 0;
+    if (flush_step (self) != 1)
+        return 0;
+    flush_timer_stop (self);
+    self->state = STATE_UP;
+    cb_log_info (NULL, "redis cache flushed, serving reads", "{s:I}", "keys",
+                 (json_int_t) self->flushed);
+    return 0;
+}
+
+static void
+start_flush (cache_redis_t *self)
+{
+    self->state = STATE_FLUSHING;
+    snprintf (self->cursor, sizeof self->cursor, "0");
+    self->flushed = 0;
+    flush_timer_stop (self);
+    self->flush_timer = zloop_timer (self->loop, FLUSH_TICK_MS, 0, on_flush_tick, self);
+    if (self->flush_timer < 0)
+        mark_down (self, OP_FLUSH, "could not start the flush timer");
+}
+
+//  Connects, selects the database, loads the script, starts a flush.
+//  0 when connected, -1 (DOWN) otherwise.
+static int
+connect_now (cache_redis_t *self)
+{
+    int64_t started = zclock_usecs ();
+    self->ctx = redisConnectWithTimeout (self->addr.host, self->addr.port, timeout_tv ());
+    observe (self, OP_CONNECT, started);
+    if (!self->ctx || self->ctx->err) {
+        char why[128];
+        snprintf (why, sizeof why, "%s", self->ctx ? self->ctx->errstr : "out of memory");
+        mark_down (self, OP_CONNECT, why);
+        return -1;
+    }
+    if (redisSetTimeout (self->ctx, timeout_tv ()) != REDIS_OK) {
+        mark_down (self, OP_CONNECT, "could not set the socket timeout");
+        return -1;
+    }
+    if (select_db (self) != 0 || load_script (self) != 0)
+        return -1;
+    cb_gauge_set (self->up, 1);
+    cb_log_info (NULL, self->reported_down ? "redis reachable again" : "redis connected",
+                 "{s:s, s:i, s:i}", "host", self->addr.host, "port", self->addr.port, "db",
+                 self->addr.db);
+    self->reported_down = false;
+    start_flush (self);
+    return 0;
+}
+
+static int
+on_reconnect_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    cache_redis_t *self = (cache_redis_t *) arg;
+    if (self->state == STATE_DOWN)
+        connect_now (self);
+    return 0;
+}
+
+cache_redis_t *
+cache_redis_new (const cache_redis_addr_t *addr, zloop_t *loop)
+{
+    assert (addr && loop);
+    cache_redis_t *self = (cache_redis_t *) calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->addr = *addr;
+    self->loop = loop;
+    self->flush_timer = -1;
+    self->up = cb_metrics_gauge ("cordbank_cache_redis_up",
+                                 "1 while the cache is connected to Redis.", NULL);
+    for (int op = 0; op < OP_COUNT; op++) {
+        char labels[32];
+        cb_metrics_labels (labels, sizeof labels, "op", OP_NAME[op], NULL);
+        self->duration[op] = cb_metrics_histogram (
+            "cordbank_cache_redis_duration_seconds", "Time spent in Redis commands, by purpose.",
+            labels, CB_LATENCY_BUCKETS, CB_LATENCY_BUCKETS_COUNT);
+    }
+    self->reconnect_timer = zloop_timer (loop, RECONNECT_MS, 0, on_reconnect_tick, self);
+    if (self->reconnect_timer < 0) {
+        free (self);
+        return NULL;
+    }
+    connect_now (self);
+    return self;
+}
+
+void
+cache_redis_destroy (cache_redis_t **self_p)
+{
+    assert (self_p);
+    cache_redis_t *self = *self_p;
+    if (!self)
+        return;
+    flush_timer_stop (self);
+    zloop_timer_end (self->loop, self->reconnect_timer);
+    if (self->ctx)
+        redisFree (self->ctx);
+    free (self);
+    *self_p = NULL;
+}
+
+bool
+cache_redis_readable (const cache_redis_t *self)
+{
+    assert (self);
+    return self->state == STATE_UP;
+}
+
+bool
+cache_redis_writable (const cache_redis_t *self)
+{
+    assert (self);
+    return self->state != STATE_DOWN;
+}
+
+static size_t
+format_key (char *out, size_t outlen, uint64_t guild_id, uint64_t user_id)
+{
+    int n = snprintf (out, outlen, KEY_PREFIX "%" PRIu64 ":%" PRIu64, guild_id, user_id);
+    return (size_t) n;
+}
+
+//  "version:balance" with nothing else around: 0, or -1 when malformed.
+static int
+parse_value (const char *text, cache_balance_t *out)
+{
+    char *end;
+    if (*text < '0' || *text > '9')
+        return -1;
+    errno = 0;
+    unsigned long long version = strtoull (text, &end, 10);
+    if (errno || *end != ':')
+        return -1;
+    const char *at = end + 1;
+    if (!((*at >= '0' && *at <= '9') || (*at == '-' && at[1] >= '0' && at[1] <= '9')))
+        return -1;
+    errno = 0;
+    long long balance = strtoll (at, &end, 10);
+    if (errno || *end != '\0')
+        return -1;
+    out->version = (uint64_t) version;
+    out->balance = (int64_t) balance;
+    return 0;
+}
+
+int
+cache_redis_get (cache_redis_t *self, uint64_t guild_id, uint64_t user_id, cache_balance_t *out)
+{
+    assert (self && out);
+    char key[64];
+    const char *argv[] = {"GET", key};
+    size_t lens[] = {3, format_key (key, sizeof key, guild_id, user_id)};
+    redisReply *reply = command_ok (self, OP_GET, 2, argv, lens);
+    if (!reply)
+        return -1;
+    int rc = 0;
+    if (reply->type == REDIS_REPLY_STRING && parse_value (reply->str, out) == 0)
+        rc = 1;
+    freeReplyObject (reply);
+    return rc;
+}
+
+//  EVALSHA, or EVAL (which also caches the script again) when Redis has
+//  forgotten it (restart, SCRIPT FLUSH).
+static redisReply *
+eval_store (cache_redis_t *self, const char **args, const size_t *arglens)
+{
+    const char *argv[] = {"EVALSHA", self->sha, "1", args[0], args[1], args[2], args[3]};
+    size_t lens[] = {7, 40, 1, arglens[0], arglens[1], arglens[2], arglens[3]};
+    redisReply *reply = command (self, OP_STORE, 7, argv, lens);
+    if (reply && reply->type == REDIS_REPLY_ERROR && strncmp (reply->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject (reply);
+        argv[0] = "EVAL";
+        argv[1] = SET_IF_NEWER_LUA;
+        lens[0] = 4;
+        lens[1] = sizeof SET_IF_NEWER_LUA - 1;
+        reply = command (self, OP_STORE, 7, argv, lens);
+    }
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        char why[160];
+        snprintf (why, sizeof why, "%s", reply->str);
+        freeReplyObject (reply);
+        mark_down (self, OP_STORE, why);
+        return NULL;
+    }
+    return reply;
+}
+
+int
+cache_redis_store (cache_redis_t *self, uint64_t guild_id, uint64_t user_id,
+                   const cache_balance_t *value, int64_t ttl_s)
+{
+    assert (self && value && ttl_s > 0);
+    if (!self->ctx)
+        return -1;
+    char key[64], version[24], balance[24], ttl[24];
+    const char *args[] = {key, version, balance, ttl};
+    size_t lens[] = {
+        format_key (key, sizeof key, guild_id, user_id),
+        (size_t) snprintf (version, sizeof version, "%" PRIu64, value->version),
+        (size_t) snprintf (balance, sizeof balance, "%" PRId64, value->balance),
+        (size_t) snprintf (ttl, sizeof ttl, "%" PRId64, ttl_s),
+    };
+    redisReply *reply = eval_store (self, args, lens);
+    if (!reply)
+        return -1;
+    int rc = reply->type == REDIS_REPLY_INTEGER ? (reply->integer == 1 ? 1 : 0) : -1;
+    freeReplyObject (reply);
+    return rc;
+}
