@@ -6,7 +6,7 @@
  *  waited out its backoff, and schedules a retry for idempotent requests
  *  whose attempt timed out. A send that could not be queued (no peer
  *  connected: ZMQ_IMMEDIATE) reached nobody, so it is retried whatever
- *  the request is.
+ *  the request is; one that no instance takes within 250 ms fails fast.
  */
 #include "common/client.h"
 
@@ -23,6 +23,9 @@
 #define DNS_REFRESH_MS 3000
 #define BACKOFF_BASE_MS 10
 #define BACKOFF_CAP_MS 200
+//  A request no instance would take for this long fails fast (UNAVAILABLE)
+//  rather than waiting out its deadline: the caller can degrade now.
+#define UNREACHABLE_AFTER_MS 250
 
 typedef struct {
     uint64_t request_id;       // the table's key points here
@@ -30,6 +33,7 @@ typedef struct {
     size_t size;
     Cordbank__Envelope__BodyCase method;
     int64_t deadline_ms;       // wall clock, from the caller
+    int64_t created_ms;        // wall clock
     int64_t attempt_end_ms;    // wall clock; 0 while waiting to be (re)sent
     int64_t resend_at_ms;      // wall clock; 0 while in flight
     uint32_t attempt;
@@ -96,7 +100,7 @@ observe (cb_client_t *self, const pending_t *p, Cordbank__Status status)
     cb_histogram_observe (cb_metrics_histogram ("cordbank_rpc_client_duration_seconds",
                                                 "Time from a request to its answer, retries included.",
                                                 labels, CB_LATENCY_BUCKETS, CB_LATENCY_BUCKETS_COUNT),
-                          (double) (zclock_usecs () - p->started_us) / 1e6);
+                          (double) (cb_mono_us () - p->started_us) / 1e6);
 }
 
 //  Removes the request from the table, then calls back (the callback may
@@ -152,7 +156,7 @@ bump_attempt (pending_t *p)
 static bool
 tick_one (cb_client_t *self, pending_t *p, int64_t now)
 {
-    if (now >= p->deadline_ms)
+    if (now >= p->deadline_ms || (!p->ever_sent && now - p->created_ms >= UNREACHABLE_AFTER_MS))
         return true;
     if (p->resend_at_ms && now >= p->resend_at_ms)
         transmit (self, p, now);
@@ -323,8 +327,8 @@ cb_client_call (cb_client_t *self, Cordbank__Envelope *request, const char *trac
     pending_t *p = calloc (1, sizeof *p);
     assert (p);
     *p = (pending_t){.request_id = self->next_id++, .method = request->body_case,
-                     .deadline_ms = deadline_ms, .attempt = 1, .idempotent = idempotent,
-                     .started_us = zclock_usecs (), .fn = fn, .arg = arg};
+                     .deadline_ms = deadline_ms, .created_ms = cb_now_ms (), .attempt = 1, .idempotent = idempotent,
+                     .started_us = cb_mono_us (), .fn = fn, .arg = arg};
     request->trace_id = (char *) (trace_id ? trace_id : "");
     request->request_id = p->request_id;
     request->deadline_unix_ms = deadline_ms;

@@ -3,7 +3,8 @@
  *
  *  cb_client_call sends a request and calls back exactly once: with the
  *  reply, or with a transport status (DEADLINE_EXCEEDED when the deadline
- *  passed with no reply, UNAVAILABLE when no instance could be reached).
+ *  passed with no reply, UNAVAILABLE when no instance took the request within
+ *  250 ms).
  *  An attempt that gets no reply within the attempt timeout is retried
  *  only when the request is idempotent (reads always; writes because they
  *  carry an idempotency key), after exponential backoff with full jitter,

@@ -24,6 +24,14 @@ cb_mono_ms (void)
 }
 
 int64_t
+cb_mono_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
 cb_now_ms (void)
 {
     //  Offset between the fake and the real clock, computed once.

@@ -12,5 +12,7 @@
 
 int64_t cb_now_ms (void);
 int64_t cb_mono_ms (void);
+//  Microseconds, for latency histograms (buckets start below 1 ms).
+int64_t cb_mono_us (void);
 
 #endif

@@ -38,12 +38,6 @@ struct cb_call {
     int64_t started_us;
 };
 
-static int64_t
-mono_us (void)
-{
-    return zclock_usecs ();
-}
-
 static void
 observe (const cb_call_t *call, Cordbank__Status status)
 {
@@ -58,7 +52,7 @@ observe (const cb_call_t *call, Cordbank__Status status)
         cb_metrics_histogram ("cordbank_rpc_server_duration_seconds",
                               "Time from a request's arrival to its reply.", labels,
                               CB_LATENCY_BUCKETS, CB_LATENCY_BUCKETS_COUNT),
-        (double) (mono_us () - call->started_us) / 1e6);
+        (double) (cb_mono_us () - call->started_us) / 1e6);
 }
 
 static void
@@ -160,7 +154,7 @@ dispatch (cb_server_t *self, zmsg_t *msg)
     zframe_destroy (&payload);
     cb_call_t *call = calloc (1, sizeof *call);
     assert (call);
-    *call = (cb_call_t){self, identity, request, mono_us ()};
+    *call = (cb_call_t){self, identity, request, cb_mono_us ()};
     self->inflight++;
     cb_gauge_set (self->inflight_gauge, (double) self->inflight);
     if (refuse (self, &call))

@@ -38,7 +38,7 @@ typedef struct {
 //  The options every service has, for its option table:
 //      cb_option_t opts[] = { CB_SERVICE_OPTIONS (cfg.base, "7311"), { ... own ... } };
 #define CB_SERVICE_OPTIONS(cfg, admin_port_default)                                                \
-    {"instance", CB_OPT_STRING, "", "instance name in logs and metrics (default service-host-pid)", \
+    {"instance", CB_OPT_STRING, "", "instance name in logs and metrics (empty: service-host-pid)", \
      &(cfg).instance, 0, 0, false},                                                                \
         {"admin-bind", CB_OPT_STRING, "127.0.0.1", "address of the admin HTTP listener",           \
          &(cfg).admin_bind, 0, 0, false},                                                          \

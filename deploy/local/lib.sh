@@ -10,6 +10,8 @@ CB_ROOT=${CB_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 CB_BIN=${CB_BIN:-$CB_ROOT/build/bin}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 CB_PORTS_TAKEN=" "
+# Everything here talks to loopback: never through a proxy from the environment.
+export no_proxy='*' NO_PROXY='*'
 
 cb_log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -53,7 +55,9 @@ cb_start_postgres() {
     PG_PORT=$(cb_port "${1:-}")
     local dir=$CB_RUN/pg
     mkdir -p "$dir"
-    [ "$(id -u)" = 0 ] && chown postgres "$dir"
+    # PostgreSQL refuses to run as root: its files belong to the postgres user.
+    touch "$CB_RUN/logs/postgres.log"
+    if [ "$(id -u)" = 0 ]; then chown postgres "$dir" "$CB_RUN/logs/postgres.log"; fi
     cb_as_postgres "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 >"$CB_RUN/logs/initdb.log" 2>&1 \
         || { cat "$CB_RUN/logs/initdb.log" >&2; return 1; }
     cb_as_postgres "$PG_BIN/pg_ctl" -D "$dir/data" -l "$CB_RUN/logs/postgres.log" -w -t 30 \

@@ -95,6 +95,9 @@ expect_eq "one pay with that key" 1 "$(cb_psql -c "SELECT count(*) FROM transfer
 expect_eq "one daily with that key" 1 "$(cb_psql -c "SELECT count(*) FROM transfers WHERE idempotency_key = '900001'")"
 expect_eq "every guild sums to 0" "" "$(cb_psql -c 'SELECT guild_id FROM accounts GROUP BY guild_id HAVING sum(balance) <> 0')"
 expect_eq "every balance equals its legs" "" "$(cb_psql -c 'SELECT a.guild_id, a.user_id FROM accounts a LEFT JOIN (SELECT guild_id, user_id, sum(delta) AS s FROM legs GROUP BY 1, 2) l USING (guild_id, user_id) WHERE a.balance <> coalesce(l.s, 0)')"
+out=$(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d cordbank \
+    -f "$CB_ROOT/services/balance/tests/ledger_test.sql" 2>&1)
+expect_eq "ledger SQL assertions (services/balance/tests/ledger_test.sql)" "" "$(grep -E 'ERROR|FATAL' <<<"$out")"
 "$CB_BIN/cordbank-balance" --check-invariants --pg-url "$PG_URL" --metrics-endpoints "" >/dev/null 2>&1
 expect_eq "cordbank-balance --check-invariants agrees" 0 $?
 
