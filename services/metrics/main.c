@@ -1,0 +1,164 @@
+/*  cordbank-metrics — every instance's metrics in one place.
+ *
+ *  Binds the SUB socket that every instance's snapshot PUB connects to
+ *  (its own too: the default --metrics-endpoints is this very socket),
+ *  keeps the latest snapshot of each instance (aggregate.c), and serves
+ *  them all as one Prometheus exposition on its admin port's GET /metrics,
+ *  each sample labelled with the service and instance it came from.
+ *  Envelopes on the SUB that are not snapshots are counted and dropped.
+ *  Ready as soon as the socket is bound and the reactor runs: it has no
+ *  dependencies.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/service.h"
+#include "services/metrics/aggregate.h"
+
+#define EXPIRE_MS    1000
+#define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+typedef struct {
+    cb_service_config_t base;
+    char *bind;
+    int64_t down_after_ms;
+    int64_t forget_after_ms;
+} config_t;
+
+typedef struct {
+    aggregate_t *aggregate;
+    cb_metric_t *received, *not_snapshot, *refused;
+    cb_metric_t *instances_up, *instances_down, *skipped;
+    cb_log_limiter_t refused_log;
+} state_t;
+
+static void
+state_metrics (state_t *state)
+{
+    const char *ignored = "Envelopes received on the snapshot socket and dropped.";
+    state->received = cb_metrics_counter ("cordbank_metrics_snapshots_total",
+                                          "Snapshots received and kept.", NULL);
+    state->not_snapshot =
+        cb_metrics_counter ("cordbank_metrics_ignored_total", ignored, "reason=\"not_snapshot\"");
+    state->refused =
+        cb_metrics_counter ("cordbank_metrics_ignored_total", ignored, "reason=\"refused\"");
+    const char *instances = "Instances whose snapshots are tracked, by state.";
+    state->instances_up =
+        cb_metrics_gauge ("cordbank_metrics_instances", instances, "state=\"up\"");
+    state->instances_down =
+        cb_metrics_gauge ("cordbank_metrics_instances", instances, "state=\"down\"");
+    state->skipped =
+        cb_metrics_gauge ("cordbank_metrics_skipped_samples",
+                          "Invalid samples left out of the last aggregate render.", NULL);
+}
+
+static void
+on_envelope (const Cordbank__Envelope *env, void *arg)
+{
+    state_t *state = arg;
+    if (env->body_case != CORDBANK__ENVELOPE__BODY_METRICS_SNAPSHOT || !env->metrics_snapshot) {
+        cb_counter_inc (state->not_snapshot);
+        return;
+    }
+    const char *service = env->sender ? env->sender->service : NULL;
+    const char *instance = env->sender ? env->sender->instance : NULL;
+    if (aggregate_update (state->aggregate, service, instance, env->metrics_snapshot,
+                          cb_mono_ms ()) < 0) {
+        cb_counter_inc (state->refused);
+        uint64_t suppressed = 0;
+        if (cb_log_limiter_allow (&state->refused_log, &suppressed))
+            cb_log_warn (NULL, "snapshot refused: bad sender or too many instances", "{s:I, s:I}",
+                         "instances",
+                         (json_int_t) aggregate_size (state->aggregate, cb_mono_ms (), NULL),
+                         "suppressed", (json_int_t) suppressed);
+        return;
+    }
+    cb_counter_inc (state->received);
+}
+
+static int
+on_expire (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop, (void) timer_id;
+    state_t *state = arg;
+    int64_t now = cb_mono_ms ();
+    aggregate_expire (state->aggregate, now);
+    size_t up = 0;
+    size_t known = aggregate_size (state->aggregate, now, &up);
+    cb_gauge_set (state->instances_up, (double) up);
+    cb_gauge_set (state->instances_down, (double) (known - up));
+    return 0;
+}
+
+//  GET /metrics on the admin port: the aggregate, rendered on the reactor
+//  (which owns the aggregate).
+static void
+on_metrics (cb_http_request_t *request, void *arg)
+{
+    state_t *state = arg;
+    size_t skipped = 0;
+    char *text = aggregate_render (state->aggregate, cb_mono_ms (), &skipped);
+    if (!text) {
+        cb_http_respond_error (&request, 500, "out of memory");
+        return;
+    }
+    cb_gauge_set (state->skipped, (double) skipped);
+    cb_http_respond (&request, 200, CONTENT_TYPE, text, strlen (text));
+    free (text);
+}
+
+static int
+serve (cb_service_t *svc, const config_t *cfg)
+{
+    state_t state = {0};
+    state_metrics (&state);
+    state.aggregate = aggregate_new (cfg->down_after_ms, cfg->forget_after_ms);
+    zloop_t *loop = cb_service_loop (svc);
+    cb_subscriber_t *snapshots = cb_subscriber_new (cfg->bind, true, loop, on_envelope, &state);
+    int rc = 1;
+    if (state.aggregate && snapshots) {
+        cb_http_route (cb_service_admin (svc), "GET", "/metrics", on_metrics, &state);
+        zloop_timer (loop, EXPIRE_MS, 0, on_expire, &state);
+        cb_log_info (NULL, "collecting snapshots", "{s:s}", "bind", cfg->bind);
+        rc = cb_service_run (svc) == 0 ? 0 : 1;
+    }
+    cb_subscriber_destroy (&snapshots);
+    aggregate_destroy (&state.aggregate);
+    return rc;
+}
+
+int
+main (int argc, char **argv)
+{
+    config_t cfg = {0};
+    cb_option_t opts[] = {
+        CB_SERVICE_OPTIONS (cfg.base, "7501"),
+        {"bind", CB_OPT_STRING, "tcp://127.0.0.1:7500", "SUB endpoint snapshots are published to",
+         &cfg.bind, 0, 0, false},
+        {"down-after-ms", CB_OPT_INT, "3000", "an instance silent this long is down",
+         &cfg.down_after_ms, 100, 3600000, false},
+        {"forget-after-ms", CB_OPT_INT, "300000",
+         "an instance silent this long is forgotten (>= down-after-ms)", &cfg.forget_after_ms, 100,
+         86400000, false},
+    };
+    size_t n = sizeof opts / sizeof opts[0];
+    int rc = cb_config_main ("cordbank-metrics", "every instance's metrics on one /metrics", opts,
+                             n, argc, argv);
+    if (rc >= 0)
+        return rc;
+    if (cfg.forget_after_ms < cfg.down_after_ms) {
+        fprintf (stderr, "cordbank-metrics: CORDBANK_FORGET_AFTER_MS/--forget-after-ms must be >= "
+                         "CORDBANK_DOWN_AFTER_MS/--down-after-ms\n");
+        cb_config_free (opts, n);
+        return 2;
+    }
+    cb_service_t *svc = cb_service_new ("metrics", &cfg.base);
+    rc = svc ? serve (svc, &cfg) : 1;
+    cb_service_destroy (&svc);
+    cb_config_free (opts, n);
+    return rc;
+}
