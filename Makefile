@@ -53,6 +53,9 @@ BINS     := $(addprefix $(BUILD)/bin/cordbank-,$(SERVICES)) $(BUILD)/bin/cordban
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(BUILD)/bin/unit-tests
 
+# Generated sources are never intermediate: make must not delete them.
+.SECONDARY: $(GEN_C) $(GEN_H)
+
 .PHONY: all asan deps run test test-unit test-integration clean format check-format
 .DEFAULT_GOAL := all
 

@@ -5,7 +5,9 @@
  *
  *      cb_log_info (trace_id, "listening", "{s:i, s:s}", "port", 7300, "bind", "0.0.0.0");
  *
- *  Pass NULL as the format for no fields, NULL trace_id when there is none.
+ *  Fields never replace the fixed keys (ts, level, service, instance,
+ *  trace_id, msg): a field of that name is dropped, so name it otherwise
+ *  (sender_service, ...). Pass NULL as the format for no fields, NULL trace_id when there is none.
  *  Secrets must never be passed in. Thread-safe: one write(2) per line.
  */
 #ifndef CB_LOG_H

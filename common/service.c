@@ -273,6 +273,8 @@ on_snapshot (zloop_t *loop, int timer_id, void *arg)
     (void) loop, (void) timer_id;
     cb_service_t *self = arg;
     Cordbank__MetricsSnapshot *snapshot = cb_metrics_snapshot ();
+    if (!snapshot)
+        return 0;   // out of memory: skip this period, the next may do
     Cordbank__Envelope env = CORDBANK__ENVELOPE__INIT;
     env.body_case = CORDBANK__ENVELOPE__BODY_METRICS_SNAPSHOT;
     env.metrics_snapshot = snapshot;
