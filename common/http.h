@@ -38,16 +38,20 @@ typedef struct {
 
 typedef struct cb_http cb_http_t;
 typedef struct cb_http_request cb_http_request_t;
-typedef void(cb_http_fn) (cb_http_request_t *request, void *arg);
+typedef void (cb_http_fn) (cb_http_request_t *request, void *arg);
 
 //  Headers copied from every request (lower case, as looked up).
 #define CB_HTTP_HEADERS "content-type, x-signature-ed25519, x-signature-timestamp, user-agent"
 
 //  A listener on bind_address:port (port 0: the kernel picks one; see
-//  cb_http_port). health is borrowed and must outlive the listener; NULL
-//  for a non-admin listener.
-cb_http_t *cb_http_new (const char *name, const char *bind_address, int port,
-                        size_t max_body, cb_health_t *health);
+//  cb_http_port). bind_address "" or "*" means the IPv4 wildcard 0.0.0.0;
+//  use "::" for IPv6. health is borrowed and must outlive the listener;
+//  NULL for a non-admin listener.
+cb_http_t *cb_http_new (const char *name, const char *bind_address, int port, size_t max_body,
+                        cb_health_t *health);
+//  Every request forwarded to a handler must have been answered (with
+//  cb_http_respond or cb_http_respond_error) before this: a request keeps
+//  a pointer to its listener.
 void cb_http_destroy (cb_http_t **self_p);
 
 //  Before cb_http_start: requests for method+path go to fn on the reactor.
@@ -65,7 +69,10 @@ size_t cb_http_pending (const cb_http_t *self);
 
 const char *cb_http_request_method (const cb_http_request_t *request);
 const char *cb_http_request_path (const cb_http_request_t *request);
-const char *cb_http_request_query (const cb_http_request_t *request); // "" when none
+//  The query string without its '?', "" when none. lws URL-decodes each
+//  argument ('+' becomes a space) and they are joined again with '&', so
+//  an encoded "%26" in a value reads as a separator.
+const char *cb_http_request_query (const cb_http_request_t *request);
 //  name in lower case, one of CB_HTTP_HEADERS; NULL when absent.
 const char *cb_http_request_header (const cb_http_request_t *request, const char *name);
 const uint8_t *cb_http_request_body (const cb_http_request_t *request, size_t *size);
