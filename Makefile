@@ -114,7 +114,7 @@ $(BUILD)/bin/cordbank-discord-sim: $(SIM_OBJ) $(LIBCOMMON)
 
 # One runner for every module's tests (run one: unit-tests --filter 'config/*').
 # Pure service code that has unit tests is linked in by name.
-UNIT_EXTRA := $(addprefix $(BUILD)/obj/services/command/,render.o options.o validate.o)
+UNIT_EXTRA := $(addprefix $(BUILD)/obj/services/command/,render.o options.o validate.o) $(addprefix $(BUILD)/obj/services/gateway/,discord_json.o signature.o)
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRC))
 $(UNIT_BIN): $(UNIT_OBJ) $(UNIT_EXTRA) $(LIBCOMMON)
 	@mkdir -p $(dir $@)

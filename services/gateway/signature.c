@@ -1,0 +1,60 @@
+/*  signature — verification of Discord's Ed25519 request signatures (see
+ *  signature.h), with libsodium.
+ *
+ *  Discord signs timestamp || body as one message, so the two are joined
+ *  into one buffer (bodies are bounded by the listener's max_body). Hex is
+ *  decoded strictly: exactly 2 characters per byte, nothing ignored.
+ */
+#include "signature.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Exactly `size` bytes from exactly 2 * size hex characters.
+static bool
+hex_decode (const char *hex, uint8_t *out, size_t size)
+{
+    size_t decoded = 0;
+    const char *end = NULL;
+    if (strlen (hex) != 2 * size)
+        return false;
+    return sodium_hex2bin (out, size, hex, 2 * size, NULL, &decoded, &end) == 0 &&
+           decoded == size && end == hex + 2 * size;
+}
+
+int
+gw_public_key_parse (const char *hex, uint8_t key[GW_PUBLIC_KEY_BYTES], char *err, size_t errlen)
+{
+    if (!hex || !hex_decode (hex, key, GW_PUBLIC_KEY_BYTES)) {
+        snprintf (err, errlen, "must be %d hex characters (the application's Ed25519 public key)",
+                  2 * GW_PUBLIC_KEY_BYTES);
+        return -1;
+    }
+    if (!crypto_core_ed25519_is_valid_point (key)) {
+        snprintf (err, errlen, "is not a valid Ed25519 public key");
+        return -1;
+    }
+    return 0;
+}
+
+bool
+gw_signature_valid (const uint8_t key[GW_PUBLIC_KEY_BYTES], const char *signature_hex,
+                    const char *timestamp, const uint8_t *body, size_t size)
+{
+    uint8_t signature[crypto_sign_BYTES];
+    if (!signature_hex || !timestamp || !*timestamp ||
+        !hex_decode (signature_hex, signature, sizeof signature))
+        return false;
+    size_t ts_len = strlen (timestamp);
+    uint8_t *message = malloc (ts_len + size + 1);
+    if (!message)
+        return false;
+    memcpy (message, timestamp, ts_len);
+    if (size)
+        memcpy (message + ts_len, body, size);
+    bool valid = crypto_sign_verify_detached (signature, message, ts_len + size, key) == 0;
+    free (message);
+    return valid;
+}
