@@ -23,8 +23,8 @@ int64_t cb_backoff_ceiling_ms (uint32_t attempt, int64_t base_ms, int64_t cap_ms
 
 typedef struct {
     double tokens;
-    double ratio;   // tokens earned per request (0.1: retries <= 10% of requests)
-    double cap;     // most tokens held
+    double ratio; // tokens earned per request (0.1: retries <= 10% of requests)
+    double cap;   // most tokens held
 } cb_retry_budget_t;
 
 void cb_retry_budget_init (cb_retry_budget_t *self, double ratio, double cap);

@@ -19,23 +19,23 @@
 #include "common/metrics.h"
 #include "common/socket.h"
 
-#define TICK_MS 5
-#define DNS_REFRESH_MS 3000
+#define TICK_MS         5
+#define DNS_REFRESH_MS  3000
 #define BACKOFF_BASE_MS 10
-#define BACKOFF_CAP_MS 200
+#define BACKOFF_CAP_MS  200
 //  A request no instance would take for this long fails fast (UNAVAILABLE)
 //  rather than waiting out its deadline: the caller can degrade now.
 #define UNREACHABLE_AFTER_MS 250
 
 typedef struct {
-    uint64_t request_id;       // the table's key points here
+    uint64_t request_id; // the table's key points here
     uint8_t *bytes;
     size_t size;
     Cordbank__Envelope__BodyCase method;
-    int64_t deadline_ms;       // wall clock, from the caller
-    int64_t created_ms;        // wall clock
-    int64_t attempt_end_ms;    // wall clock; 0 while waiting to be (re)sent
-    int64_t resend_at_ms;      // wall clock; 0 while in flight
+    int64_t deadline_ms;    // wall clock, from the caller
+    int64_t created_ms;     // wall clock
+    int64_t attempt_end_ms; // wall clock; 0 while waiting to be (re)sent
+    int64_t resend_at_ms;   // wall clock; 0 while in flight
     uint32_t attempt;
     bool idempotent;
     bool ever_sent;
@@ -97,10 +97,11 @@ observe (cb_client_t *self, const pending_t *p, Cordbank__Status status)
     cb_counter_inc (cb_metrics_counter ("cordbank_rpc_client_requests_total",
                                         "Requests to other services, by outcome.", labels));
     cb_metrics_labels (labels, sizeof labels, "target", self->target, "method", method, NULL);
-    cb_histogram_observe (cb_metrics_histogram ("cordbank_rpc_client_duration_seconds",
-                                                "Time from a request to its answer, retries included.",
-                                                labels, CB_LATENCY_BUCKETS, CB_LATENCY_BUCKETS_COUNT),
-                          (double) (cb_mono_us () - p->started_us) / 1e6);
+    cb_histogram_observe (
+        cb_metrics_histogram ("cordbank_rpc_client_duration_seconds",
+                              "Time from a request to its answer, retries included.", labels,
+                              CB_LATENCY_BUCKETS, CB_LATENCY_BUCKETS_COUNT),
+        (double) (cb_mono_us () - p->started_us) / 1e6);
 }
 
 //  Removes the request from the table, then calls back (the callback may
@@ -130,8 +131,8 @@ transmit (cb_client_t *self, pending_t *p, int64_t now)
     }
     zframe_destroy (&frame);
     p->attempt_end_ms = 0;
-    p->resend_at_ms = now + cb_backoff_delay_ms (p->attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
-                                                 cb_random01 ());
+    p->resend_at_ms =
+        now + cb_backoff_delay_ms (p->attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS, cb_random01 ());
 }
 
 //  Rewrites the packed request with the next attempt number.
@@ -185,12 +186,14 @@ on_tick (zloop_t *loop, int timer_id, void *arg)
             zlistx_add_end (expired, p);
     for (pending_t *p = zlistx_first (expired); p; p = zlistx_next (expired)) {
         char error[160];
-        snprintf (error, sizeof error, p->ever_sent ? "no answer from %s before the deadline"
-                                                    : "no instance of %s is reachable",
+        snprintf (error, sizeof error,
+                  p->ever_sent ? "no answer from %s before the deadline"
+                               : "no instance of %s is reachable",
                   self->target);
-        complete (self, p,
-                  NULL, p->ever_sent ? CORDBANK__STATUS__STATUS_DEADLINE_EXCEEDED
-                                     : CORDBANK__STATUS__STATUS_UNAVAILABLE, error);
+        complete (self, p, NULL,
+                  p->ever_sent ? CORDBANK__STATUS__STATUS_DEADLINE_EXCEEDED
+                               : CORDBANK__STATUS__STATUS_UNAVAILABLE,
+                  error);
     }
     zlistx_destroy (&expired);
     return 0;
@@ -206,7 +209,7 @@ on_reply (cb_client_t *self, zframe_t *frame)
     }
     pending_t *p = zhashx_lookup (self->pending, &reply->request_id);
     if (!p)
-        cb_counter_inc (self->late);   // answered already (an earlier attempt won)
+        cb_counter_inc (self->late); // answered already (an earlier attempt won)
     else if (reply->body_case == CORDBANK__ENVELOPE__BODY__NOT_SET)
         complete (self, p, NULL, reply->status ? reply->status : CORDBANK__STATUS__STATUS_INTERNAL,
                   reply->error);
@@ -249,8 +252,8 @@ init_metrics (cb_client_t *self)
                                         "Requests sent again after an attempt timed out.", labels);
     self->late = cb_metrics_counter ("cordbank_rpc_client_late_replies_total",
                                      "Replies that came after their request was answered.", labels);
-    self->pending_gauge = cb_metrics_gauge ("cordbank_rpc_client_pending",
-                                            "Requests waiting for an answer.", labels);
+    self->pending_gauge =
+        cb_metrics_gauge ("cordbank_rpc_client_pending", "Requests waiting for an answer.", labels);
 }
 
 cb_client_t *
@@ -281,7 +284,8 @@ cb_client_new (const char *target, const char *spec, zloop_t *loop)
     cb_discovery_sync (discovery, self->dealer);
     zloop_reader (loop, self->dealer, on_readable, self);
     self->tick_timer = zloop_timer (loop, TICK_MS, 0, on_tick, self);
-    self->dns_timer = cb_discovery_is_dns (discovery) ? zloop_timer (loop, DNS_REFRESH_MS, 0, on_dns, self) : -1;
+    self->dns_timer =
+        cb_discovery_is_dns (discovery) ? zloop_timer (loop, DNS_REFRESH_MS, 0, on_dns, self) : -1;
     return self;
 }
 
@@ -322,13 +326,19 @@ cb_client_call (cb_client_t *self, Cordbank__Envelope *request, const char *trac
                 int64_t deadline_ms, bool idempotent, cb_reply_fn *fn, void *arg)
 {
     assert (self && request && fn);
-    if (deadline_ms <= 0)   // every request ends: no deadline means the default one
+    if (deadline_ms <= 0) // every request ends: no deadline means the default one
         deadline_ms = cb_now_ms () + CB_CLIENT_DEFAULT_DEADLINE_MS;
     pending_t *p = calloc (1, sizeof *p);
     assert (p);
-    *p = (pending_t){.request_id = self->next_id++, .method = request->body_case,
-                     .deadline_ms = deadline_ms, .created_ms = cb_now_ms (), .attempt = 1, .idempotent = idempotent,
-                     .started_us = cb_mono_us (), .fn = fn, .arg = arg};
+    *p = (pending_t){.request_id = self->next_id++,
+                     .method = request->body_case,
+                     .deadline_ms = deadline_ms,
+                     .created_ms = cb_now_ms (),
+                     .attempt = 1,
+                     .idempotent = idempotent,
+                     .started_us = cb_mono_us (),
+                     .fn = fn,
+                     .arg = arg};
     request->trace_id = (char *) (trace_id ? trace_id : "");
     request->request_id = p->request_id;
     request->deadline_unix_ms = deadline_ms;

@@ -32,7 +32,7 @@ typedef struct cb_client cb_client_t;
 //  reply is NULL unless status is STATUS_OK at the transport level; it is
 //  borrowed for the duration of the callback. When reply is not NULL,
 //  status is OK and the application status is in the reply's body.
-typedef void(cb_reply_fn) (const Cordbank__Envelope *reply, Cordbank__Status status,
+typedef void (cb_reply_fn) (const Cordbank__Envelope *reply, Cordbank__Status status,
                             const char *error, void *arg);
 
 //  Connects to every endpoint of `spec` (see discovery.h); NULL on an

@@ -68,12 +68,10 @@ set_value (const cb_option_t *opt, const char *text, const char *source, char *e
             snprintf (reason, sizeof reason, "expected %" PRId64 "..%" PRId64, opt->min, opt->max);
         else
             *(int64_t *) opt->target = value;
-    }
-    else if (opt->type == CB_OPT_BOOL) {
+    } else if (opt->type == CB_OPT_BOOL) {
         if (parse_bool (text, (bool *) opt->target) != 0)
             snprintf (reason, sizeof reason, "expected true or false");
-    }
-    else {
+    } else {
         char why[160];
         if (opt->type == CB_OPT_ENDPOINTS && cb_endpoints_validate (text, why, sizeof why) != 0)
             snprintf (reason, sizeof reason, "%s", why);

@@ -21,13 +21,13 @@ typedef enum {
 } cb_opt_type_t;
 
 typedef struct {
-    const char *name;          // flag name: "pg-url"
+    const char *name; // flag name: "pg-url"
     cb_opt_type_t type;
     const char *default_value; // as text, parsed like any other value
     const char *help;
     void *target;
-    int64_t min, max;          // CB_OPT_INT only
-    bool secret;               // never printed (help shows "<secret>")
+    int64_t min, max; // CB_OPT_INT only
+    bool secret;      // never printed (help shows "<secret>")
 } cb_option_t;
 
 enum { CB_CONFIG_OK = 0, CB_CONFIG_HELP = 1, CB_CONFIG_ERROR = -1 };
@@ -40,8 +40,8 @@ int cb_config_parse (const char *program, const char *summary, const cb_option_t
 
 //  What a main() does with the above: returns -1 to go on, or the exit code
 //  (0 after --help, 2 after an error, printed as "program: reason").
-int cb_config_main (const char *program, const char *summary, const cb_option_t *opts,
-                    size_t count, int argc, char **argv);
+int cb_config_main (const char *program, const char *summary, const cb_option_t *opts, size_t count,
+                    int argc, char **argv);
 
 void cb_config_free (const cb_option_t *opts, size_t count);
 

@@ -167,8 +167,8 @@ resolve (cb_discovery_t *self)
                               ? (const void *) &((struct sockaddr_in *) ai->ai_addr)->sin_addr
                               : (const void *) &((struct sockaddr_in6 *) ai->ai_addr)->sin6_addr;
         inet_ntop (ai->ai_family, src, addr, sizeof addr);
-        snprintf (endpoint, sizeof endpoint, ai->ai_family == AF_INET ? "tcp://%s:%s" : "tcp://[%s]:%s",
-                  addr, self->port);
+        snprintf (endpoint, sizeof endpoint,
+                  ai->ai_family == AF_INET ? "tcp://%s:%s" : "tcp://[%s]:%s", addr, self->port);
         if (!zlistx_find (wanted, endpoint))
             zlistx_add_end (wanted, endpoint);
     }

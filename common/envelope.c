@@ -34,14 +34,28 @@ cb_identity_instance (void)
     return s_instance;
 }
 
-static const char *const STATUS_NAMES[] = {
-    "INTERNAL",          "OK",        "INSUFFICIENT_FUNDS", "NOT_FOUND",
-    "RATE_LIMITED",      "UNAVAILABLE", "DEADLINE_EXCEEDED", "INVALID_ARGUMENT",
-    "PERMISSION_DENIED", "INTERNAL",  "COOLDOWN"};
-static const char *const STATUS_LABELS[] = {
-    "internal",          "ok",          "insufficient_funds", "not_found",
-    "rate_limited",      "unavailable", "deadline_exceeded",  "invalid_argument",
-    "permission_denied", "internal",    "cooldown"};
+static const char *const STATUS_NAMES[] = {"INTERNAL",
+                                           "OK",
+                                           "INSUFFICIENT_FUNDS",
+                                           "NOT_FOUND",
+                                           "RATE_LIMITED",
+                                           "UNAVAILABLE",
+                                           "DEADLINE_EXCEEDED",
+                                           "INVALID_ARGUMENT",
+                                           "PERMISSION_DENIED",
+                                           "INTERNAL",
+                                           "COOLDOWN"};
+static const char *const STATUS_LABELS[] = {"internal",
+                                            "ok",
+                                            "insufficient_funds",
+                                            "not_found",
+                                            "rate_limited",
+                                            "unavailable",
+                                            "deadline_exceeded",
+                                            "invalid_argument",
+                                            "permission_denied",
+                                            "internal",
+                                            "cooldown"};
 #define STATUS_COUNT (sizeof STATUS_NAMES / sizeof STATUS_NAMES[0])
 
 const char *
@@ -60,7 +74,7 @@ void
 cb_trace_id_new (char out[CB_TRACE_ID_LEN + 1])
 {
     unsigned char bytes[CB_TRACE_ID_LEN / 2];
-    if (sodium_init () < 0)   // idempotent; the first call seeds the generator
+    if (sodium_init () < 0) // idempotent; the first call seeds the generator
         abort ();
     randombytes_buf (bytes, sizeof bytes);
     sodium_bin2hex (out, CB_TRACE_ID_LEN + 1, bytes, sizeof bytes);
@@ -149,7 +163,8 @@ cb_envelope_status (const Cordbank__Envelope *env)
         &cordbank__envelope__descriptor, (unsigned) env->body_case);
     if (!field || field->type != PROTOBUF_C_TYPE_MESSAGE)
         return CORDBANK__STATUS__STATUS_OK;
-    const ProtobufCMessage *body = *(ProtobufCMessage *const *) ((const char *) env + field->offset);
+    const ProtobufCMessage *body =
+        *(ProtobufCMessage *const *) ((const char *) env + field->offset);
     const ProtobufCFieldDescriptor *status =
         body ? protobuf_c_message_descriptor_get_field_by_name (body->descriptor, "status") : NULL;
     if (!status || status->type != PROTOBUF_C_TYPE_ENUM)

@@ -15,7 +15,7 @@
 
 //  Largest message any socket accepts (ZMQ_MAXMSGSIZE).
 #define CB_MAX_MESSAGE_BYTES (1024 * 1024)
-#define CB_TRACE_ID_LEN 32
+#define CB_TRACE_ID_LEN      32
 
 //  The process's identity, stamped as `sender` on everything it sends.
 //  Set once at start (cb_service_new does it).

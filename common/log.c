@@ -95,9 +95,9 @@ cb_log (cb_log_level_t level, const char *trace_id, const char *msg, const char 
     if (!text)
         return;
     size_t size = strlen (text);
-    text[size] = '\n';   // json_dumps leaves room only for the NUL: rewrite it
+    text[size] = '\n'; // json_dumps leaves room only for the NUL: rewrite it
     ssize_t written = write (STDERR_FILENO, text, size + 1);
-    (void) written;      // nothing sensible to do when stderr is gone
+    (void) written; // nothing sensible to do when stderr is gone
     free (text);
 }
 

@@ -19,7 +19,7 @@ typedef struct cb_publisher cb_publisher_t;
 typedef struct cb_subscriber cb_subscriber_t;
 
 //  The callback gets an envelope it borrows for the duration of the call.
-typedef void(cb_event_fn) (const Cordbank__Envelope *event, void *arg);
+typedef void (cb_event_fn) (const Cordbank__Envelope *event, void *arg);
 
 //  bind true: spec is one endpoint to bind; false: a discovery spec to
 //  connect to (re-resolved every few seconds on loop). NULL on failure.

@@ -25,6 +25,7 @@ struct cb_server {
     zsock_t *router;
     zloop_t *loop;
     handler_t handlers[MAX_BODY_CASE];
+    int port;
     size_t inflight;
     size_t max_inflight;
     bool draining;
@@ -48,11 +49,11 @@ observe (const cb_call_t *call, Cordbank__Status status)
     cb_counter_inc (cb_metrics_counter ("cordbank_rpc_server_requests_total",
                                         "Requests answered, by method and status.", labels));
     cb_metrics_labels (labels, sizeof labels, "method", method, NULL);
-    cb_histogram_observe (
-        cb_metrics_histogram ("cordbank_rpc_server_duration_seconds",
-                              "Time from a request's arrival to its reply.", labels,
-                              CB_LATENCY_BUCKETS, CB_LATENCY_BUCKETS_COUNT),
-        (double) (cb_mono_us () - call->started_us) / 1e6);
+    cb_histogram_observe (cb_metrics_histogram ("cordbank_rpc_server_duration_seconds",
+                                                "Time from a request's arrival to its reply.",
+                                                labels, CB_LATENCY_BUCKETS,
+                                                CB_LATENCY_BUCKETS_COUNT),
+                          (double) (cb_mono_us () - call->started_us) / 1e6);
 }
 
 static void
@@ -79,7 +80,8 @@ send_reply (cb_call_t *call, Cordbank__Envelope *reply)
         reply->status = CORDBANK__STATUS__STATUS_OK;
     zframe_t *frame = cb_envelope_encode (reply);
     //  The peer may be gone (ROUTER drops silently): nothing to do then.
-    if (frame && zframe_send (&call->identity, call->server->router, ZFRAME_MORE + ZFRAME_REUSE) == 0)
+    if (frame &&
+        zframe_send (&call->identity, call->server->router, ZFRAME_MORE + ZFRAME_REUSE) == 0)
         zframe_send (&frame, call->server->router, ZFRAME_DONTWAIT);
     zframe_destroy (&frame);
     observe (call, cb_envelope_status (reply));
@@ -128,9 +130,11 @@ refuse (cb_server_t *self, cb_call_t **call_p)
     cb_call_t *call = *call_p;
     Cordbank__Envelope__BodyCase body = call->request->body_case;
     if (cb_envelope_expired (call->request))
-        cb_call_fail (call_p, CORDBANK__STATUS__STATUS_DEADLINE_EXCEEDED, "deadline passed before work began");
+        cb_call_fail (call_p, CORDBANK__STATUS__STATUS_DEADLINE_EXCEEDED,
+                      "deadline passed before work began");
     else if (body <= 0 || body >= MAX_BODY_CASE || !self->handlers[body].fn)
-        cb_call_fail (call_p, CORDBANK__STATUS__STATUS_INVALID_ARGUMENT, "no handler for this request");
+        cb_call_fail (call_p, CORDBANK__STATUS__STATUS_INVALID_ARGUMENT,
+                      "no handler for this request");
     else if (self->draining)
         cb_call_fail (call_p, CORDBANK__STATUS__STATUS_UNAVAILABLE, "instance is draining");
     else if (self->inflight > self->max_inflight)
@@ -144,7 +148,9 @@ dispatch (cb_server_t *self, zmsg_t *msg)
     zframe_t *identity = zmsg_pop (msg);
     zframe_t *payload = zmsg_pop (msg);
     Cordbank__Envelope *request =
-        payload && zmsg_size (msg) == 0 ? cb_envelope_decode (zframe_data (payload), zframe_size (payload)) : NULL;
+        payload && zmsg_size (msg) == 0
+            ? cb_envelope_decode (zframe_data (payload), zframe_size (payload))
+            : NULL;
     if (!request) {
         cb_envelope_count_bad ("router", payload ? zframe_size (payload) : 0);
         zframe_destroy (&identity);
@@ -187,15 +193,16 @@ cb_server_new (const char *endpoint, zloop_t *loop)
     self->max_inflight = 4096;
     self->router = zsock_new (ZMQ_ROUTER);
     cb_socket_tune (self->router, false);
-    if (zsock_bind (self->router, "%s", endpoint) < 0) {
+    self->port = zsock_bind (self->router, "%s", endpoint);
+    if (self->port < 0) {
         cb_log_error (NULL, "cannot bind the request socket", "{s:s, s:s}", "endpoint", endpoint,
                       "error", zmq_strerror (zmq_errno ()));
         cb_server_destroy (&self);
         return NULL;
     }
     zloop_reader (loop, self->router, on_readable, self);
-    self->inflight_gauge = cb_metrics_gauge ("cordbank_rpc_server_inflight",
-                                             "Requests being worked on.", NULL);
+    self->inflight_gauge =
+        cb_metrics_gauge ("cordbank_rpc_server_inflight", "Requests being worked on.", NULL);
     return self;
 }
 
@@ -217,10 +224,17 @@ cb_server_destroy (cb_server_t **self_p)
 }
 
 void
-cb_server_handle (cb_server_t *self, Cordbank__Envelope__BodyCase body, cb_handler_fn *fn, void *arg)
+cb_server_handle (cb_server_t *self, Cordbank__Envelope__BodyCase body, cb_handler_fn *fn,
+                  void *arg)
 {
     assert (self && body > 0 && body < MAX_BODY_CASE);
     self->handlers[body] = (handler_t){fn, arg};
+}
+
+int
+cb_server_port (const cb_server_t *self)
+{
+    return self->port;
 }
 
 void

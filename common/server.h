@@ -22,10 +22,13 @@
 
 typedef struct cb_server cb_server_t;
 typedef struct cb_call cb_call_t;
-typedef void(cb_handler_fn) (cb_call_t *call, void *arg);
+typedef void (cb_handler_fn) (cb_call_t *call, void *arg);
 
-//  Binds a ROUTER on endpoint ("tcp://*:7300"). NULL (and logged) on failure.
+//  Binds a ROUTER on endpoint ("tcp://*:7300"; "tcp://127.0.0.1:*" takes a
+//  free port, see cb_server_port). NULL (and logged) on failure.
 cb_server_t *cb_server_new (const char *endpoint, zloop_t *loop);
+//  The TCP port bound (0 for a non-TCP endpoint).
+int cb_server_port (const cb_server_t *self);
 void cb_server_destroy (cb_server_t **self_p);
 
 void cb_server_handle (cb_server_t *self, Cordbank__Envelope__BodyCase body, cb_handler_fn *fn,

@@ -16,23 +16,23 @@
 #include "common/log.h"
 #include "common/metrics.h"
 
-#define TICK_MS 250
+#define TICK_MS        250
 #define DRAIN_CHECK_MS 50
 #define ADMIN_MAX_BODY 65536
 
 struct cb_service {
     char *name;
     char *instance;
-    cb_service_config_t config;   // borrowed strings
+    cb_service_config_t config; // borrowed strings
     zloop_t *loop;
     cb_health_t health;
     cb_server_t *server;
-    zlistx_t *clients;            // cb_client_t *, owned
-    zlistx_t *listeners;          // cb_http_t *, owned; the first is the admin one
+    zlistx_t *clients;   // cb_client_t *, owned
+    zlistx_t *listeners; // cb_http_t *, owned; the first is the admin one
     cb_publisher_t *snapshots;
     int signal_fd;
     bool started;
-    int64_t drain_deadline_ms;    // monotonic
+    int64_t drain_deadline_ms; // monotonic
     cb_ready_fn *ready_fn;
     void *ready_arg;
     cb_busy_fn *busy_fn;
@@ -72,15 +72,16 @@ cb_service_new (const char *name, const cb_service_config_t *config)
     cb_service_t *self = calloc (1, sizeof *self);
     assert (self);
     self->name = strdup (name);
-    self->instance = config->instance && *config->instance ? strdup (config->instance)
-                                                           : default_instance (name);
+    self->instance =
+        config->instance && *config->instance ? strdup (config->instance) : default_instance (name);
     self->config = *config;
     self->signal_fd = fd;
     cb_log_init (name, self->instance);
     int level = cb_log_level_parse (config->log_level);
     cb_log_set_level (level < 0 ? CB_LOG_INFO : (cb_log_level_t) level);
     if (level < 0)
-        cb_log_warn (NULL, "unknown log level; using info", "{s:s}", "log_level", config->log_level);
+        cb_log_warn (NULL, "unknown log level; using info", "{s:s}", "log_level",
+                     config->log_level);
     cb_identity_set (name, self->instance);
     self->loop = zloop_new ();
     zloop_set_nonstop (self->loop, true);
@@ -274,7 +275,7 @@ on_snapshot (zloop_t *loop, int timer_id, void *arg)
     cb_service_t *self = arg;
     Cordbank__MetricsSnapshot *snapshot = cb_metrics_snapshot ();
     if (!snapshot)
-        return 0;   // out of memory: skip this period, the next may do
+        return 0; // out of memory: skip this period, the next may do
     Cordbank__Envelope env = CORDBANK__ENVELOPE__INIT;
     env.body_case = CORDBANK__ENVELOPE__BODY_METRICS_SNAPSHOT;
     env.metrics_snapshot = snapshot;

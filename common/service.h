@@ -25,35 +25,57 @@
 #include "server.h"
 
 typedef struct {
-    char *instance;          // "" = <service>-<hostname>-<pid>
-    char *admin_bind;        // address of the admin HTTP listener
+    char *instance;   // "" = <service>-<hostname>-<pid>
+    char *admin_bind; // address of the admin HTTP listener
     int64_t admin_port;
     char *metrics_endpoints; // metrics instances to PUB snapshots to ("" = none)
     int64_t snapshot_ms;     // snapshot period
     char *log_level;
-    int64_t grace_ms;        // drain grace period after SIGTERM
-    int64_t max_inflight;    // requests in progress before shedding
+    int64_t grace_ms;     // drain grace period after SIGTERM
+    int64_t max_inflight; // requests in progress before shedding
 } cb_service_config_t;
 
 //  The options every service has, for its option table:
 //      cb_option_t opts[] = { CB_SERVICE_OPTIONS (cfg.base, "7311"), { ... own ... } };
 #define CB_SERVICE_OPTIONS(cfg, admin_port_default)                                                \
-    {"instance", CB_OPT_STRING, "", "instance name in logs and metrics (empty: service-host-pid)", \
-     &(cfg).instance, 0, 0, false},                                                                \
-        {"admin-bind", CB_OPT_STRING, "127.0.0.1", "address of the admin HTTP listener",           \
-         &(cfg).admin_bind, 0, 0, false},                                                          \
-        {"admin-port", CB_OPT_INT, admin_port_default,                                             \
-         "admin HTTP port: /livez /readyz /metrics (0 = any free port)", &(cfg).admin_port, 0,     \
-         65535, false},                                                                            \
-        {"metrics-endpoints", CB_OPT_ENDPOINTS, "tcp://127.0.0.1:7500",                            \
-         "metrics service SUB endpoints to publish snapshots to (empty = none)",                   \
-         &(cfg).metrics_endpoints, 0, 0, false},                                                   \
-        {"snapshot-ms", CB_OPT_INT, "1000", "metrics snapshot period in ms", &(cfg).snapshot_ms,   \
-         100, 60000, false},                                                                       \
-        {"log-level", CB_OPT_STRING, "info", "debug, info, warn or error", &(cfg).log_level, 0, 0, \
+    {"instance",                                                                                   \
+     CB_OPT_STRING,                                                                                \
+     "",                                                                                           \
+     "instance name in logs and metrics (empty: service-host-pid)",                                \
+     &(cfg).instance,                                                                              \
+     0,                                                                                            \
+     0,                                                                                            \
+     false},                                                                                       \
+        {"admin-bind",                                                                             \
+         CB_OPT_STRING,                                                                            \
+         "127.0.0.1",                                                                              \
+         "address of the admin HTTP listener",                                                     \
+         &(cfg).admin_bind,                                                                        \
+         0,                                                                                        \
+         0,                                                                                        \
          false},                                                                                   \
-        {"grace-ms", CB_OPT_INT, "20000", "drain grace period after SIGTERM, in ms",               \
-         &(cfg).grace_ms, 0, 600000, false},                                                       \
+        {"admin-port",                                                                             \
+         CB_OPT_INT,                                                                               \
+         admin_port_default,                                                                       \
+         "admin HTTP port: /livez /readyz /metrics (0 = any free port)",                           \
+         &(cfg).admin_port,                                                                        \
+         0,                                                                                        \
+         65535,                                                                                    \
+         false},                                                                                   \
+        {"metrics-endpoints",                                                                      \
+         CB_OPT_ENDPOINTS,                                                                         \
+         "tcp://127.0.0.1:7500",                                                                   \
+         "metrics service SUB endpoints to publish snapshots to (empty = none)",                   \
+         &(cfg).metrics_endpoints,                                                                 \
+         0,                                                                                        \
+         0,                                                                                        \
+         false},                                                                                   \
+        {"snapshot-ms",      CB_OPT_INT, "1000", "metrics snapshot period in ms",                  \
+         &(cfg).snapshot_ms, 100,        60000,  false},                                           \
+        {"log-level", CB_OPT_STRING, "info", "debug, info, warn or error", &(cfg).log_level, 0,    \
+         0,           false},                                                                      \
+        {"grace-ms",      CB_OPT_INT, "20000", "drain grace period after SIGTERM, in ms",          \
+         &(cfg).grace_ms, 0,          600000,  false},                                             \
     {                                                                                              \
         "max-inflight", CB_OPT_INT, "4096", "requests in progress before new ones are shed",       \
             &(cfg).max_inflight, 1, 1000000, false                                                 \
@@ -87,12 +109,12 @@ cb_http_t *cb_service_http (cb_service_t *self, const char *name, const char *bi
 
 //  Asked on the reactor every 250 ms: can the service do useful work now?
 //  Readiness is also false while starting and draining.
-typedef bool(cb_ready_fn) (void *arg);
+typedef bool (cb_ready_fn) (void *arg);
 void cb_service_set_ready_check (cb_service_t *self, cb_ready_fn *fn, void *arg);
 
 //  Asked while draining: work the service still has in flight beyond the
 //  server's calls and the clients' pending requests (0 = none).
-typedef size_t(cb_busy_fn) (void *arg);
+typedef size_t (cb_busy_fn) (void *arg);
 void cb_service_set_busy_check (cb_service_t *self, cb_busy_fn *fn, void *arg);
 
 //  Runs the reactor until a signal and the drain that follows.

@@ -26,7 +26,7 @@ cb_socket_tune (zsock_t *sock, bool immediate)
 }
 
 struct cb_peers {
-    zsock_t *pair;      // monitor events
+    zsock_t *pair; // monitor events
     zloop_t *loop;
     zhashx_t *connected; // endpoint -> (unused)
 };

@@ -15,12 +15,17 @@ export no_proxy='*' NO_PROXY='*'
 
 cb_log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-# A free loopback TCP port (preferred if given and free), never one this run already took.
+# A free loopback TCP port (the preferred one if given and free), never one
+# this run already took. Random ports come from below the kernel's ephemeral
+# range: there, the services' own outgoing connections take local ports and
+# could grab a port between our check and the listener's bind.
 cb_port() {
-    local want=${1:-} p tries=0
+    local want=${1:-} p tries=0 low high
+    read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+    [ "$low" -gt 12000 ] || low=32768
     if [ -n "$want" ] && cb_port_free "$want"; then p=$want; else
         while :; do
-            p=$((20000 + RANDOM % 40000))
+            p=$((10000 + RANDOM % (low - 10000)))
             cb_port_free "$p" && break
             tries=$((tries + 1)); [ $tries -lt 200 ] || { echo "no free port" >&2; return 1; }
         done
@@ -28,9 +33,10 @@ cb_port() {
     CB_PORTS_TAKEN="$CB_PORTS_TAKEN$p "
     echo "$p"
 }
+# Free: not taken by this run, and no socket of any state uses it locally.
 cb_port_free() {
     case "$CB_PORTS_TAKEN" in *" $1 "*) return 1 ;; esac
-    [ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
+    [ -z "$(ss -Htan "sport = :$1" 2>/dev/null)" ]
 }
 
 cb_run_dir() {

@@ -17,8 +17,8 @@ trap cb_stop_all EXIT
 trap 'exit 130' INT TERM
 
 cb_log "run dir $CB_RUN"
-cb_start_postgres 55432
-cb_start_redis 56379
+cb_start_postgres 15432
+cb_start_redis 16379
 cb_pick_ports yes
 cb_start_services
 cb_wait_ready 30

@@ -9,8 +9,8 @@
 #include "services/command/command.h"
 #include "services/command/validate.h"
 
-static void on_balance (const Cordbank__Envelope *reply, Cordbank__Status status, const char *error,
-                        void *arg)
+static void
+on_balance (const Cordbank__Envelope *reply, Cordbank__Status status, const char *error, void *arg)
 {
     cmd_ctx_t *self = arg;
     reply = cmd_reply_check (&self, "cache", reply, status, error,
@@ -29,7 +29,8 @@ static void on_balance (const Cordbank__Envelope *reply, Cordbank__Status status
     cmd_answer (&self, self->text);
 }
 
-void cmd_balance_start (cmd_ctx_t **self_p)
+void
+cmd_balance_start (cmd_ctx_t **self_p)
 {
     assert (self_p && *self_p);
     cmd_ctx_t *self = *self_p;

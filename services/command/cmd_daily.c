@@ -12,7 +12,8 @@
 #include "services/command/command.h"
 
 //  Time until retry_at, saturating instead of overflowing on a wild value.
-static int64_t remaining_ms (int64_t retry_at_ms)
+static int64_t
+remaining_ms (int64_t retry_at_ms)
 {
     int64_t remaining;
     if (__builtin_sub_overflow (retry_at_ms, cb_now_ms (), &remaining))
@@ -20,8 +21,8 @@ static int64_t remaining_ms (int64_t retry_at_ms)
     return remaining;
 }
 
-static void on_claimed (const Cordbank__Envelope *reply, Cordbank__Status status, const char *error,
-                        void *arg)
+static void
+on_claimed (const Cordbank__Envelope *reply, Cordbank__Status status, const char *error, void *arg)
 {
     cmd_ctx_t *self = arg;
     reply = cmd_reply_check (&self, "balance", reply, status, error,
@@ -49,7 +50,8 @@ static void on_claimed (const Cordbank__Envelope *reply, Cordbank__Status status
     }
 }
 
-void cmd_daily_start (cmd_ctx_t **self_p)
+void
+cmd_daily_start (cmd_ctx_t **self_p)
 {
     assert (self_p && *self_p);
     cmd_ctx_t *self = *self_p;

@@ -11,8 +11,8 @@
 #include "services/command/command.h"
 #include "services/command/validate.h"
 
-static void on_paid (const Cordbank__Envelope *reply, Cordbank__Status status, const char *error,
-                     void *arg)
+static void
+on_paid (const Cordbank__Envelope *reply, Cordbank__Status status, const char *error, void *arg)
 {
     cmd_ctx_t *self = arg;
     reply = cmd_reply_check (&self, "balance", reply, status, error,
@@ -38,7 +38,8 @@ static void on_paid (const Cordbank__Envelope *reply, Cordbank__Status status, c
     }
 }
 
-void cmd_pay_start (cmd_ctx_t **self_p)
+void
+cmd_pay_start (cmd_ctx_t **self_p)
 {
     assert (self_p && *self_p);
     cmd_ctx_t *self = *self_p;

@@ -21,7 +21,8 @@
 
 static const char *const outcome_names[CMD_OUTCOME_COUNT] = {"ok", "refused", "error"};
 
-void command_init (command_t *self, cb_client_t *cache, cb_client_t *balance, int64_t max_pay)
+void
+command_init (command_t *self, cb_client_t *cache, cb_client_t *balance, int64_t max_pay)
 {
     assert (self && cache && balance && max_pay > 0);
     self->cache = cache;
@@ -40,8 +41,9 @@ void command_init (command_t *self, cb_client_t *cache, cb_client_t *balance, in
         }
 }
 
-cmd_ctx_t *cmd_ctx_new (command_t *app, cb_call_t **call_p, const Cordbank__CommandRequest *request,
-                        cmd_kind_t kind)
+cmd_ctx_t *
+cmd_ctx_new (command_t *app, cb_call_t **call_p, const Cordbank__CommandRequest *request,
+             cmd_kind_t kind)
 {
     assert (app && call_p && *call_p && request);
     cmd_ctx_t *self = calloc (1, sizeof *self);
@@ -58,14 +60,16 @@ cmd_ctx_t *cmd_ctx_new (command_t *app, cb_call_t **call_p, const Cordbank__Comm
     return self;
 }
 
-const char *cmd_trace_id (const cmd_ctx_t *self)
+const char *
+cmd_trace_id (const cmd_ctx_t *self)
 {
     assert (self && self->call);
     return cb_call_trace_id (self->call);
 }
 
-static void finish (cmd_ctx_t **self_p, cmd_outcome_t outcome, Cordbank__Status status,
-                    bool ephemeral, const char *text)
+static void
+finish (cmd_ctx_t **self_p, cmd_outcome_t outcome, Cordbank__Status status, bool ephemeral,
+        const char *text)
 {
     assert (self_p && *self_p && text);
     cmd_ctx_t *self = *self_p;
@@ -78,7 +82,7 @@ static void finish (cmd_ctx_t **self_p, cmd_outcome_t outcome, Cordbank__Status 
 
     Cordbank__CommandReply body = CORDBANK__COMMAND_REPLY__INIT;
     body.status = status;
-    body.content = (char *)text;
+    body.content = (char *) text;
     body.ephemeral = ephemeral;
     Cordbank__Envelope reply = CORDBANK__ENVELOPE__INIT;
     reply.status = CORDBANK__STATUS__STATUS_OK;
@@ -90,17 +94,20 @@ static void finish (cmd_ctx_t **self_p, cmd_outcome_t outcome, Cordbank__Status 
     *self_p = NULL;
 }
 
-void cmd_answer (cmd_ctx_t **self_p, const char *text)
+void
+cmd_answer (cmd_ctx_t **self_p, const char *text)
 {
     finish (self_p, CMD_OK, CORDBANK__STATUS__STATUS_OK, false, text);
 }
 
-void cmd_refuse (cmd_ctx_t **self_p, Cordbank__Status status, const char *text)
+void
+cmd_refuse (cmd_ctx_t **self_p, Cordbank__Status status, const char *text)
 {
     finish (self_p, CMD_REFUSED, status, true, text);
 }
 
-void cmd_trouble (cmd_ctx_t **self_p, Cordbank__Status status, const char *why)
+void
+cmd_trouble (cmd_ctx_t **self_p, Cordbank__Status status, const char *why)
 {
     assert (self_p && *self_p && why);
     cb_log_warn (cmd_trace_id (*self_p), "command failed", "{s:s, s:s, s:s}", "command",

@@ -12,7 +12,8 @@
 
 static const char *const kind_names[CMD_KIND_COUNT] = {"balance", "daily", "pay", "unknown"};
 
-cmd_kind_t dispatch_kind (const char *name)
+cmd_kind_t
+dispatch_kind (const char *name)
 {
     //  CMD_UNKNOWN is last and is never matched by name: a command called
     //  "unknown" is unknown too.
@@ -22,13 +23,15 @@ cmd_kind_t dispatch_kind (const char *name)
     return CMD_UNKNOWN;
 }
 
-const char *dispatch_kind_name (cmd_kind_t kind)
+const char *
+dispatch_kind_name (cmd_kind_t kind)
 {
     assert (kind >= 0 && kind < CMD_KIND_COUNT);
     return kind_names[kind];
 }
 
-void dispatch_command (cb_call_t *call, void *arg)
+void
+dispatch_command (cb_call_t *call, void *arg)
 {
     command_t *app = arg;
     assert (app && call);

@@ -29,18 +29,20 @@ downstream_deadline (const cmd_ctx_t *self)
     return deadline > ANSWER_MARGIN_MS ? deadline - ANSWER_MARGIN_MS : deadline;
 }
 
-void cmd_call (cmd_ctx_t *self, cb_client_t *client, Cordbank__Envelope *request, bool idempotent,
-               cb_reply_fn *fn)
+void
+cmd_call (cmd_ctx_t *self, cb_client_t *client, Cordbank__Envelope *request, bool idempotent,
+          cb_reply_fn *fn)
 {
     assert (self && client && request && fn);
     //  On -1 the client has already called fn, which answered the command
     //  and freed self: there is nothing left to do here in either case.
-    (void)cb_client_call (client, request, cmd_trace_id (self), downstream_deadline (self),
-                          idempotent, fn, self);
+    (void) cb_client_call (client, request, cmd_trace_id (self), downstream_deadline (self),
+                           idempotent, fn, self);
 }
 
-void cmd_transfer (cmd_ctx_t *self, Cordbank__TransferKind kind, uint64_t from_user,
-                   uint64_t to_user, int64_t amount, cb_reply_fn *fn)
+void
+cmd_transfer (cmd_ctx_t *self, Cordbank__TransferKind kind, uint64_t from_user, uint64_t to_user,
+              int64_t amount, cb_reply_fn *fn)
 {
     assert (self && fn);
     //  The interaction id is unique forever: the ledger applies a key once
@@ -62,16 +64,17 @@ void cmd_transfer (cmd_ctx_t *self, Cordbank__TransferKind kind, uint64_t from_u
 }
 
 //  The status to answer with: a failure must never read as success.
-static Cordbank__Status failure_status (Cordbank__Status status)
+static Cordbank__Status
+failure_status (Cordbank__Status status)
 {
     if (status == CORDBANK__STATUS__STATUS_OK || status == CORDBANK__STATUS__STATUS_UNSPECIFIED)
         return CORDBANK__STATUS__STATUS_INTERNAL;
     return status;
 }
 
-const Cordbank__Envelope *cmd_reply_check (cmd_ctx_t **self_p, const char *target,
-                                           const Cordbank__Envelope *reply, Cordbank__Status status,
-                                           const char *error, Cordbank__Envelope__BodyCase want)
+const Cordbank__Envelope *
+cmd_reply_check (cmd_ctx_t **self_p, const char *target, const Cordbank__Envelope *reply,
+                 Cordbank__Status status, const char *error, Cordbank__Envelope__BodyCase want)
 {
     assert (self_p && *self_p && target);
     char why[256];
@@ -90,7 +93,8 @@ const Cordbank__Envelope *cmd_reply_check (cmd_ctx_t **self_p, const char *targe
     return reply;
 }
 
-bool cmd_account_balance (const Cordbank__TransferReply *reply, uint64_t user, int64_t *balance)
+bool
+cmd_account_balance (const Cordbank__TransferReply *reply, uint64_t user, int64_t *balance)
 {
     assert (reply && balance);
     for (size_t i = 0; i < reply->n_accounts; i++)
@@ -101,8 +105,9 @@ bool cmd_account_balance (const Cordbank__TransferReply *reply, uint64_t user, i
     return false;
 }
 
-void cmd_unexpected (cmd_ctx_t **self_p, const char *target, Cordbank__Status status,
-                     const char *message)
+void
+cmd_unexpected (cmd_ctx_t **self_p, const char *target, Cordbank__Status status,
+                const char *message)
 {
     assert (self_p && *self_p && target);
     char why[256];

@@ -23,13 +23,15 @@ typedef struct {
     int64_t max_pay;
 } config_t;
 
-static bool dependencies_ready (void *arg)
+static bool
+dependencies_ready (void *arg)
 {
     command_t *app = arg;
     return cb_client_peers (app->cache) >= 1 && cb_client_peers (app->balance) >= 1;
 }
 
-static int serve (const config_t *cfg)
+static int
+serve (const config_t *cfg)
 {
     cb_service_t *svc = cb_service_new ("command", &cfg->base);
     if (!svc)
@@ -50,7 +52,8 @@ static int serve (const config_t *cfg)
     return rc;
 }
 
-int main (int argc, char **argv)
+int
+main (int argc, char **argv)
 {
     config_t cfg = {0};
     cb_option_t opts[] = {

@@ -8,8 +8,8 @@
 #include <assert.h>
 #include <string.h>
 
-const Cordbank__CommandOption *options_find (const Cordbank__CommandRequest *request,
-                                             const char *name)
+const Cordbank__CommandOption *
+options_find (const Cordbank__CommandRequest *request, const char *name)
 {
     assert (request && name);
     for (size_t i = 0; i < request->n_options; i++) {
@@ -20,7 +20,8 @@ const Cordbank__CommandOption *options_find (const Cordbank__CommandRequest *req
     return NULL;
 }
 
-int options_int (const Cordbank__CommandRequest *request, const char *name, int64_t *value)
+int
+options_int (const Cordbank__CommandRequest *request, const char *name, int64_t *value)
 {
     assert (value);
     const Cordbank__CommandOption *option = options_find (request, name);
@@ -32,7 +33,8 @@ int options_int (const Cordbank__CommandRequest *request, const char *name, int6
     return 1;
 }
 
-int options_user (const Cordbank__CommandRequest *request, const char *name, uint64_t *user)
+int
+options_user (const Cordbank__CommandRequest *request, const char *name, uint64_t *user)
 {
     assert (user);
     const Cordbank__CommandOption *option = options_find (request, name);
@@ -44,7 +46,8 @@ int options_user (const Cordbank__CommandRequest *request, const char *name, uin
     return 1;
 }
 
-bool options_user_is_bot (const Cordbank__CommandRequest *request, uint64_t user)
+bool
+options_user_is_bot (const Cordbank__CommandRequest *request, uint64_t user)
 {
     assert (request);
     for (size_t i = 0; i < request->n_resolved_users; i++) {

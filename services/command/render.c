@@ -19,10 +19,11 @@
 //  Discord command names are at most 32 characters; this is generous.
 #define UNKNOWN_NAME_MAX 100
 
-char *render_amount (char *out, size_t outlen, int64_t value)
+char *
+render_amount (char *out, size_t outlen, int64_t value)
 {
     assert (out && outlen >= RENDER_AMOUNT_LEN);
-    uint64_t magnitude = value < 0 ? (uint64_t)(-(value + 1)) + 1 : (uint64_t)value;
+    uint64_t magnitude = value < 0 ? (uint64_t) (-(value + 1)) + 1 : (uint64_t) value;
     //  Written backwards from the end of a scratch buffer, a comma every
     //  three digits.
     char scratch[RENDER_AMOUNT_LEN];
@@ -32,17 +33,18 @@ char *render_amount (char *out, size_t outlen, int64_t value)
     do {
         if (digits > 0 && digits % 3 == 0)
             *--p = ',';
-        *--p = (char)('0' + magnitude % 10);
+        *--p = (char) ('0' + magnitude % 10);
         magnitude /= 10;
         digits++;
     } while (magnitude > 0);
     if (value < 0)
         *--p = '-';
-    memcpy (out, p, (size_t)(scratch + sizeof scratch - p));
+    memcpy (out, p, (size_t) (scratch + sizeof scratch - p));
     return out;
 }
 
-char *render_duration (char *out, size_t outlen, int64_t ms)
+char *
+render_duration (char *out, size_t outlen, int64_t ms)
 {
     assert (out && outlen >= RENDER_DURATION_LEN);
     if (ms >= HOUR_MS) {
@@ -60,7 +62,8 @@ char *render_duration (char *out, size_t outlen, int64_t ms)
     return out;
 }
 
-char *render_balance (char *out, size_t outlen, uint64_t user, int64_t balance)
+char *
+render_balance (char *out, size_t outlen, uint64_t user, int64_t balance)
 {
     assert (out && outlen >= RENDER_TEXT_LEN);
     char amount[RENDER_AMOUNT_LEN];
@@ -69,7 +72,8 @@ char *render_balance (char *out, size_t outlen, uint64_t user, int64_t balance)
     return out;
 }
 
-char *render_daily_claimed (char *out, size_t outlen, int64_t amount, const int64_t *balance)
+char *
+render_daily_claimed (char *out, size_t outlen, int64_t amount, const int64_t *balance)
 {
     assert (out && outlen >= RENDER_TEXT_LEN);
     char claimed[RENDER_AMOUNT_LEN], total[RENDER_AMOUNT_LEN];
@@ -82,7 +86,8 @@ char *render_daily_claimed (char *out, size_t outlen, int64_t amount, const int6
     return out;
 }
 
-char *render_daily_cooldown (char *out, size_t outlen, int64_t remaining_ms)
+char *
+render_daily_cooldown (char *out, size_t outlen, int64_t remaining_ms)
 {
     assert (out && outlen >= RENDER_TEXT_LEN);
     char left[RENDER_DURATION_LEN];
@@ -91,8 +96,9 @@ char *render_daily_cooldown (char *out, size_t outlen, int64_t remaining_ms)
     return out;
 }
 
-char *render_paid (char *out, size_t outlen, uint64_t payer, uint64_t payee, int64_t amount,
-                   const int64_t *balance)
+char *
+render_paid (char *out, size_t outlen, uint64_t payer, uint64_t payee, int64_t amount,
+             const int64_t *balance)
 {
     assert (out && outlen >= RENDER_TEXT_LEN);
     char paid[RENDER_AMOUNT_LEN], total[RENDER_AMOUNT_LEN];
@@ -106,7 +112,8 @@ char *render_paid (char *out, size_t outlen, uint64_t payer, uint64_t payee, int
     return out;
 }
 
-char *render_insufficient (char *out, size_t outlen, const int64_t *balance, int64_t amount)
+char *
+render_insufficient (char *out, size_t outlen, const int64_t *balance, int64_t amount)
 {
     assert (out && outlen >= RENDER_TEXT_LEN);
     char have[RENDER_AMOUNT_LEN], wanted[RENDER_AMOUNT_LEN];
@@ -119,7 +126,8 @@ char *render_insufficient (char *out, size_t outlen, const int64_t *balance, int
     return out;
 }
 
-char *render_bad_amount (char *out, size_t outlen, int64_t max_amount)
+char *
+render_bad_amount (char *out, size_t outlen, int64_t max_amount)
 {
     assert (out && outlen >= RENDER_TEXT_LEN);
     char max[RENDER_AMOUNT_LEN];
@@ -128,7 +136,8 @@ char *render_bad_amount (char *out, size_t outlen, int64_t max_amount)
     return out;
 }
 
-char *render_unknown_command (char *out, size_t outlen, const char *name)
+char *
+render_unknown_command (char *out, size_t outlen, const char *name)
 {
     assert (out && outlen >= RENDER_TEXT_LEN);
     assert (name);
@@ -137,9 +146,9 @@ char *render_unknown_command (char *out, size_t outlen, const char *name)
     size_t len = strnlen (name, UNKNOWN_NAME_MAX + 1);
     if (len > UNKNOWN_NAME_MAX) {
         len = UNKNOWN_NAME_MAX;
-        while (len > 0 && ((unsigned char)name[len] & 0xC0) == 0x80)
+        while (len > 0 && ((unsigned char) name[len] & 0xC0) == 0x80)
             len--;
     }
-    snprintf (out, outlen, "Unknown command: /%.*s.", (int)len, name);
+    snprintf (out, outlen, "Unknown command: /%.*s.", (int) len, name);
     return out;
 }

@@ -12,7 +12,8 @@
 #include "services/command/options.h"
 #include "services/command/render.h"
 
-validate_result_t validate_balance (const Cordbank__CommandRequest *request, uint64_t *target)
+validate_result_t
+validate_balance (const Cordbank__CommandRequest *request, uint64_t *target)
 {
     assert (request && target);
     uint64_t user = 0;
@@ -23,8 +24,9 @@ validate_result_t validate_balance (const Cordbank__CommandRequest *request, uin
     return VALIDATE_OK;
 }
 
-validate_result_t validate_pay (const Cordbank__CommandRequest *request, int64_t max_pay,
-                                uint64_t *target, int64_t *amount)
+validate_result_t
+validate_pay (const Cordbank__CommandRequest *request, int64_t max_pay, uint64_t *target,
+              int64_t *amount)
 {
     assert (request && target && amount);
     int64_t value = 0;
@@ -45,7 +47,8 @@ validate_result_t validate_pay (const Cordbank__CommandRequest *request, int64_t
     return VALIDATE_OK;
 }
 
-char *validate_text (validate_result_t result, int64_t max_pay, char *out, size_t outlen)
+char *
+validate_text (validate_result_t result, int64_t max_pay, char *out, size_t outlen)
 {
     assert (out && outlen >= RENDER_TEXT_LEN);
     const char *text = RENDER_BAD_USER;

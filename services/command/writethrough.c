@@ -15,14 +15,15 @@
 #include "common/log.h"
 #include "services/command/command.h"
 
-static void write_through_failed (cmd_ctx_t *self, const char *problem)
+static void
+write_through_failed (cmd_ctx_t *self, const char *problem)
 {
     cb_log_warn (cmd_trace_id (self), "cache write-through failed; answering the transfer anyway",
                  "{s:s, s:s}", "command", dispatch_kind_name (self->kind), "error", problem);
 }
 
-static void on_updated (const Cordbank__Envelope *reply, Cordbank__Status status, const char *error,
-                        void *arg)
+static void
+on_updated (const Cordbank__Envelope *reply, Cordbank__Status status, const char *error, void *arg)
 {
     cmd_ctx_t *self = arg;
     if (!reply)
@@ -34,7 +35,8 @@ static void on_updated (const Cordbank__Envelope *reply, Cordbank__Status status
     cmd_answer (&self, self->text);
 }
 
-void cmd_write_through (cmd_ctx_t **self_p, const Cordbank__TransferReply *transfer)
+void
+cmd_write_through (cmd_ctx_t **self_p, const Cordbank__TransferReply *transfer)
 {
     assert (self_p && *self_p && transfer);
     cmd_ctx_t *self = *self_p;

@@ -22,7 +22,8 @@ typedef struct {
     Cordbank__ResolvedUser *user_ptrs[2];
 } fixture_t;
 
-static void fixture_init (fixture_t *f, uint64_t invoker)
+static void
+fixture_init (fixture_t *f, uint64_t invoker)
 {
     memset (f, 0, sizeof *f);
     cordbank__command_request__init (&f->request);
@@ -32,21 +33,23 @@ static void fixture_init (fixture_t *f, uint64_t invoker)
     f->request.resolved_users = f->user_ptrs;
 }
 
-static void add_int (fixture_t *f, const char *name, int64_t value)
+static void
+add_int (fixture_t *f, const char *name, int64_t value)
 {
     Cordbank__CommandOption *o = &f->options[f->request.n_options];
     cordbank__command_option__init (o);
-    o->name = (char *)name;
+    o->name = (char *) name;
     o->value_case = CORDBANK__COMMAND_OPTION__VALUE_INT_VALUE;
     o->int_value = value;
     f->option_ptrs[f->request.n_options++] = o;
 }
 
-static void add_user (fixture_t *f, const char *name, uint64_t user, bool bot)
+static void
+add_user (fixture_t *f, const char *name, uint64_t user, bool bot)
 {
     Cordbank__CommandOption *o = &f->options[f->request.n_options];
     cordbank__command_option__init (o);
-    o->name = (char *)name;
+    o->name = (char *) name;
     o->value_case = CORDBANK__COMMAND_OPTION__VALUE_USER_VALUE;
     o->user_value = user;
     f->option_ptrs[f->request.n_options++] = o;
@@ -57,13 +60,14 @@ static void add_user (fixture_t *f, const char *name, uint64_t user, bool bot)
     f->user_ptrs[f->request.n_resolved_users++] = u;
 }
 
-static void add_string (fixture_t *f, const char *name, const char *value)
+static void
+add_string (fixture_t *f, const char *name, const char *value)
 {
     Cordbank__CommandOption *o = &f->options[f->request.n_options];
     cordbank__command_option__init (o);
-    o->name = (char *)name;
+    o->name = (char *) name;
     o->value_case = CORDBANK__COMMAND_OPTION__VALUE_STRING_VALUE;
-    o->string_value = (char *)value;
+    o->string_value = (char *) value;
     f->option_ptrs[f->request.n_options++] = o;
 }
 
@@ -102,7 +106,8 @@ Test (command_validate, balance_target)
     cr_assert_eq (validate_balance (&f.request, &target), VALIDATE_BAD_USER);
 }
 
-static validate_result_t pay (fixture_t *f)
+static validate_result_t
+pay (fixture_t *f)
 {
     uint64_t target = 0;
     int64_t value = 0;

@@ -40,7 +40,8 @@ TestSuite (config, .fini = teardown);
 
 Test (config, defaults)
 {
-    char err[256]; const char *argv[] = {"t"};
+    char err[256];
+    const char *argv[] = {"t"};
     cr_assert_eq (parse (1, argv, err), CB_CONFIG_OK);
     cr_assert_str_eq (f.url, "postgresql://x");
     cr_assert_eq (f.port, 7300);
@@ -49,7 +50,8 @@ Test (config, defaults)
 
 Test (config, env_then_flag_wins)
 {
-    char err[256]; const char *argv[] = {"t", "--port", "9000", "--verbose", "--url=pg://y"};
+    char err[256];
+    const char *argv[] = {"t", "--port", "9000", "--verbose", "--url=pg://y"};
     setenv ("CORDBANK_PORT", "8000", 1);
     cr_assert_eq (parse (5, argv, err), CB_CONFIG_OK);
     cr_assert_eq (f.port, 9000);
@@ -59,7 +61,8 @@ Test (config, env_then_flag_wins)
 
 Test (config, env_alone)
 {
-    char err[256]; const char *argv[] = {"t"};
+    char err[256];
+    const char *argv[] = {"t"};
     setenv ("CORDBANK_PORT", "8000", 1);
     cr_assert_eq (parse (1, argv, err), CB_CONFIG_OK);
     cr_assert_eq (f.port, 8000);
@@ -67,7 +70,8 @@ Test (config, env_alone)
 
 Test (config, bad_env_names_the_variable)
 {
-    char err[256]; const char *argv[] = {"t"};
+    char err[256];
+    const char *argv[] = {"t"};
     setenv ("CORDBANK_PORT", "eighty", 1);
     cr_assert_eq (parse (1, argv, err), CB_CONFIG_ERROR);
     cr_assert (strstr (err, "CORDBANK_PORT") != NULL, "%s", err);
@@ -76,7 +80,8 @@ Test (config, bad_env_names_the_variable)
 
 Test (config, out_of_range_flag)
 {
-    char err[256]; const char *argv[] = {"t", "--port=70000"};
+    char err[256];
+    const char *argv[] = {"t", "--port=70000"};
     cr_assert_eq (parse (2, argv, err), CB_CONFIG_ERROR);
     cr_assert (strstr (err, "--port") && strstr (err, "1..65535"), "%s", err);
 }
@@ -94,22 +99,25 @@ Test (config, unknown_flag_and_missing_value)
 
 Test (config, bad_endpoints)
 {
-    char err[256]; const char *argv[] = {"t", "--peers", "tcp://127.0.0.1:1,udp://x:2"};
+    char err[256];
+    const char *argv[] = {"t", "--peers", "tcp://127.0.0.1:1,udp://x:2"};
     cr_assert_eq (parse (3, argv, err), CB_CONFIG_ERROR);
     cr_assert (strstr (err, "--peers") && strstr (err, "udp://x:2"), "%s", err);
 }
 
 Test (config, bad_bool)
 {
-    char err[256]; const char *argv[] = {"t", "--verbose=maybe"};
+    char err[256];
+    const char *argv[] = {"t", "--verbose=maybe"};
     cr_assert_eq (parse (2, argv, err), CB_CONFIG_ERROR);
     cr_assert (strstr (err, "true or false"), "%s", err);
 }
 
 Test (config, secret_value_never_echoed)
 {
-    char err[256]; const char *argv[] = {"t"};
-    opts[4].type = CB_OPT_INT;   // make any value invalid for a moment
+    char err[256];
+    const char *argv[] = {"t"};
+    opts[4].type = CB_OPT_INT; // make any value invalid for a moment
     opts[4].min = 0, opts[4].max = 1;
     f.token = NULL;
     setenv ("CORDBANK_TOKEN", "hunter2", 1);

@@ -7,7 +7,8 @@ Test (discovery, validates_specs)
 {
     char err[256];
     cr_assert_eq (cb_endpoints_validate ("", err, sizeof err), 0);
-    cr_assert_eq (cb_endpoints_validate ("tcp://127.0.0.1:7300,tcp://[::1]:7301", err, sizeof err), 0);
+    cr_assert_eq (cb_endpoints_validate ("tcp://127.0.0.1:7300,tcp://[::1]:7301", err, sizeof err),
+                  0);
     cr_assert_eq (cb_endpoints_validate ("dns://balance-headless:7300", err, sizeof err), 0);
     cr_assert_eq (cb_endpoints_validate ("tcp://127.0.0.1", err, sizeof err), -1);
     cr_assert_eq (cb_endpoints_validate ("tcp://127.0.0.1:0", err, sizeof err), -1);
@@ -20,7 +21,8 @@ Test (discovery, validates_specs)
 Test (discovery, static_list_connects_once_each)
 {
     zsock_t *sock = zsock_new (ZMQ_DEALER);
-    cb_discovery_t *d = cb_discovery_new ("tcp://127.0.0.1:17301,tcp://127.0.0.1:17302,tcp://127.0.0.1:17301");
+    cb_discovery_t *d =
+        cb_discovery_new ("tcp://127.0.0.1:17301,tcp://127.0.0.1:17302,tcp://127.0.0.1:17301");
     cr_assert_not_null (d);
     cr_assert_not (cb_discovery_is_dns (d));
     cr_assert_eq (cb_discovery_sync (d, sock), 2, "duplicates collapse");

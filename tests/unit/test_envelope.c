@@ -84,7 +84,8 @@ Test (envelope, status_from_body_or_envelope)
 Test (envelope, status_names)
 {
     cr_assert_str_eq (cb_status_name (CORDBANK__STATUS__STATUS_OK), "OK");
-    cr_assert_str_eq (cb_status_name (CORDBANK__STATUS__STATUS_DEADLINE_EXCEEDED), "DEADLINE_EXCEEDED");
+    cr_assert_str_eq (cb_status_name (CORDBANK__STATUS__STATUS_DEADLINE_EXCEEDED),
+                      "DEADLINE_EXCEEDED");
     cr_assert_str_eq (cb_status_label (CORDBANK__STATUS__STATUS_COOLDOWN), "cooldown");
     cr_assert_str_eq (cb_status_name ((Cordbank__Status) 999), "INTERNAL");
 }

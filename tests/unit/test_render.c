@@ -11,13 +11,15 @@
 
 #define MAX_PAY INT64_C (1000000000000)
 
-static const char *amount (int64_t value)
+static const char *
+amount (int64_t value)
 {
     static char out[RENDER_AMOUNT_LEN];
     return render_amount (out, sizeof out, value);
 }
 
-static const char *duration (int64_t ms)
+static const char *
+duration (int64_t ms)
 {
     static char out[RENDER_DURATION_LEN];
     return render_duration (out, sizeof out, ms);
@@ -102,8 +104,8 @@ Test (render, unknown_command_long_name_cut_on_utf8_boundary)
     //  99 ASCII bytes then 2-byte characters: byte 100 is the middle of one.
     memset (name, 'a', 99);
     for (int i = 99; i < 299; i += 2) {
-        name[i] = (char)0xC3;
-        name[i + 1] = (char)0xA9;
+        name[i] = (char) 0xC3;
+        name[i + 1] = (char) 0xA9;
     }
     name[299] = '\0';
     render_unknown_command (out, sizeof out, name);
