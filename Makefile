@@ -123,7 +123,7 @@ $(UNIT_BIN): $(UNIT_OBJ) $(UNIT_EXTRA) $(LIBCOMMON)
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -s all
 	@deploy/local/run.sh
 
 test: deps

@@ -211,7 +211,13 @@ on_reply (cb_client_t *self, zframe_t *frame)
     if (!p)
         cb_counter_inc (self->late); // answered already (an earlier attempt won)
     else if (reply->body_case == CORDBANK__ENVELOPE__BODY__NOT_SET)
-        complete (self, p, NULL, reply->status ? reply->status : CORDBANK__STATUS__STATUS_INTERNAL,
+        //  No body: the status says why; one claiming OK without a body is
+        //  broken, and callers are promised a reply whenever status is OK.
+        complete (self, p, NULL,
+                  reply->status == CORDBANK__STATUS__STATUS_OK ||
+                          reply->status == CORDBANK__STATUS__STATUS_UNSPECIFIED
+                      ? CORDBANK__STATUS__STATUS_INTERNAL
+                      : reply->status,
                   reply->error);
     else
         complete (self, p, reply, CORDBANK__STATUS__STATUS_OK, "");

@@ -105,8 +105,11 @@ cb_envelope_decode (const uint8_t *data, size_t size)
     if (!data || size == 0 || size > CB_MAX_MESSAGE_BYTES)
         return NULL;
     Cordbank__Envelope *env = cordbank__envelope__unpack (NULL, size, data);
-    if (env && env->body_case == CORDBANK__ENVELOPE__BODY__NOT_SET && env->status == 0) {
-        //  Neither a body nor a status: nothing anyone could act on.
+    //  No body, no status and no request id: nothing anyone could act on or
+    //  answer. (A request id with no body we know is a newer peer's request
+    //  type during a rolling update: it is kept, and answered "no handler".)
+    if (env && env->body_case == CORDBANK__ENVELOPE__BODY__NOT_SET && env->status == 0 &&
+        env->request_id == 0) {
         cordbank__envelope__free_unpacked (env, NULL);
         return NULL;
     }

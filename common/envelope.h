@@ -33,8 +33,10 @@ void cb_trace_id_new (char out[CB_TRACE_ID_LEN + 1]);
 
 //  Packs env into a new frame. Stamps `sender` when it is unset.
 zframe_t *cb_envelope_encode (Cordbank__Envelope *env);
-//  Unpacks and validates: NULL when the bytes are not an envelope, have no
-//  body, or exceed CB_MAX_MESSAGE_BYTES. The result is the caller's.
+//  Unpacks and validates: NULL when the bytes are not an envelope, carry
+//  neither body, status nor request id, or exceed CB_MAX_MESSAGE_BYTES.
+//  An envelope with a request id but a body this build does not know (a
+//  newer peer) is returned with no body set. The result is the caller's.
 Cordbank__Envelope *cb_envelope_decode (const uint8_t *data, size_t size);
 void cb_envelope_free (Cordbank__Envelope **env);
 

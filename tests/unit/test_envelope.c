@@ -49,12 +49,31 @@ Test (envelope, rejects_garbage_and_empty)
     const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f};
     cr_assert_null (cb_envelope_decode (garbage, sizeof garbage));
     cr_assert_null (cb_envelope_decode (garbage, 0));
-    //  A well-formed envelope with neither body nor status.
+    //  A well-formed envelope with neither body, status nor request id.
     Cordbank__Envelope env = CORDBANK__ENVELOPE__INIT;
-    env.request_id = 7;
     zframe_t *frame = cb_envelope_encode (&env);
     cr_assert_null (cb_envelope_decode (zframe_data (frame), zframe_size (frame)));
     zframe_destroy (&frame);
+}
+
+Test (envelope, unknown_body_from_a_newer_peer_is_kept)
+{
+    //  Field 99 (length-delimited, empty) stands for a body type added later.
+    Cordbank__Envelope env = CORDBANK__ENVELOPE__INIT;
+    env.request_id = 7;
+    zframe_t *frame = cb_envelope_encode (&env);
+    size_t size = zframe_size (frame);
+    uint8_t bytes[64];
+    cr_assert_lt (size + 3, sizeof bytes);
+    memcpy (bytes, zframe_data (frame), size);
+    //  Tag (99 << 3 | 2) = 794 as a varint is 0x9a 0x06; then length 0.
+    bytes[size] = 0x9a, bytes[size + 1] = 0x06, bytes[size + 2] = 0;
+    zframe_destroy (&frame);
+    Cordbank__Envelope *back = cb_envelope_decode (bytes, size + 3);
+    cr_assert_not_null (back, "kept, so that the server can answer it");
+    cr_assert_eq (back->request_id, 7);
+    cr_assert_eq (back->body_case, CORDBANK__ENVELOPE__BODY__NOT_SET);
+    cb_envelope_free (&back);
 }
 
 Test (envelope, deadline)

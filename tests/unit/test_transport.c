@@ -224,3 +224,27 @@ Test (transport, expired_request_is_refused_and_garbage_dropped)
     cb_server_destroy (&server);
     zloop_destroy (&loop);
 }
+
+Test (transport, request_without_handler_is_answered_not_dropped)
+{
+    zloop_t *loop = zloop_new ();
+    zloop_set_nonstop (loop, true);
+    int port;
+    server_state_t state = {0};
+    cb_server_t *server = serve (loop, &port, &state);
+    char spec[64];
+    snprintf (spec, sizeof spec, "tcp://127.0.0.1:%d", port);
+    cb_client_t *client = cb_client_new ("test", spec, loop);
+    Cordbank__TransferRequest body = CORDBANK__TRANSFER_REQUEST__INIT;
+    Cordbank__Envelope req = CORDBANK__ENVELOPE__INIT;
+    req.body_case = CORDBANK__ENVELOPE__BODY_TRANSFER_REQUEST;
+    req.transfer_request = &body;
+    result_t r = {0};
+    cb_client_call (client, &req, "trace", cb_now_ms () + 2000, true, on_reply, &r);
+    run_until_answered (loop, &r, 3000);
+    cr_assert_eq (r.status, CORDBANK__STATUS__STATUS_INVALID_ARGUMENT);
+    cr_assert_eq (state.received, 0);
+    cb_client_destroy (&client);
+    cb_server_destroy (&server);
+    zloop_destroy (&loop);
+}
