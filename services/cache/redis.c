@@ -132,9 +132,8 @@ command (cache_redis_t *self, op_t op, int argc, const char **argv, const size_t
 //  A command whose error reply also counts as failure (LOADING, READONLY,
 //  OOM...: this Redis cannot serve us now). NULL then, and DOWN.
 static redisReply *
-command_ok (cache_redis_t *self, op_t op, int argc, const char **argv, const size_t *lens)
+error_means_down (cache_redis_t *self, op_t op, redisReply *reply)
 {
-    redisReply *reply = command (self, op, argc, argv, lens);
     if (reply && reply->type == REDIS_REPLY_ERROR) {
         char why[160];
         snprintf (why, sizeof why, "%s", reply->str);
@@ -143,6 +142,12 @@ command_ok (cache_redis_t *self, op_t op, int argc, const char **argv, const siz
         return NULL;
     }
     return reply;
+}
+
+static redisReply *
+command_ok (cache_redis_t *self, op_t op, int argc, const char **argv, const size_t *lens)
+{
+    return error_means_down (self, op, command (self, op, argc, argv, lens));
 }
 
 static int
@@ -430,14 +435,7 @@ eval_store (cache_redis_t *self, const char **args, const size_t *arglens)
         lens[1] = sizeof SET_IF_NEWER_LUA - 1;
         reply = command (self, OP_STORE, 7, argv, lens);
     }
-    if (reply && reply->type == REDIS_REPLY_ERROR) {
-        char why[160];
-        snprintf (why, sizeof why, "%s", reply->str);
-        freeReplyObject (reply);
-        mark_down (self, OP_STORE, why);
-        return NULL;
-    }
-    return reply;
+    return error_means_down (self, OP_STORE, reply);
 }
 
 int

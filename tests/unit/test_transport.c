@@ -100,26 +100,49 @@ serve (zloop_t *loop, int *port, server_state_t *state)
     return server;
 }
 
+//  One server and one client connected to it, on one loop.
+typedef struct {
+    zloop_t *loop;
+    server_state_t state;
+    cb_server_t *server;
+    cb_client_t *client;
+    char spec[64];
+} rig_t;
+
+static void
+rig_start (rig_t *rig, bool silent)
+{
+    rig->loop = zloop_new ();
+    zloop_set_nonstop (rig->loop, true);
+    rig->state = (server_state_t){.silent = silent};
+    int port;
+    rig->server = serve (rig->loop, &port, &rig->state);
+    snprintf (rig->spec, sizeof rig->spec, "tcp://127.0.0.1:%d", port);
+    rig->client = cb_client_new ("test", rig->spec, rig->loop);
+}
+
+static void
+rig_stop (rig_t *rig)
+{
+    if (rig->state.held)
+        cb_call_fail (&rig->state.held, CORDBANK__STATUS__STATUS_INTERNAL, "late");
+    cb_client_destroy (&rig->client);
+    cb_server_destroy (&rig->server);
+    zloop_destroy (&rig->loop);
+}
+
 Test (transport, reply_arrives)
 {
-    zloop_t *loop = zloop_new ();
-    zloop_set_nonstop (loop, true);
-    int port;
-    server_state_t state = {0};
-    cb_server_t *server = serve (loop, &port, &state);
-    char spec[64];
-    snprintf (spec, sizeof spec, "tcp://127.0.0.1:%d", port);
-    cb_client_t *client = cb_client_new ("test", spec, loop);
+    rig_t rig;
+    rig_start (&rig, false);
     result_t r = {0};
-    get (client, 7, 2000, true, &r);
-    run_until_answered (loop, &r, 3000);
+    get (rig.client, 7, 2000, true, &r);
+    run_until_answered (rig.loop, &r, 3000);
     cr_assert_eq (r.calls, 1);
     cr_assert_eq (r.status, CORDBANK__STATUS__STATUS_OK);
     cr_assert_eq (r.balance, 70);
-    cr_assert_eq (cb_client_pending (client), 0);
-    cb_client_destroy (&client);
-    cb_server_destroy (&server);
-    zloop_destroy (&loop);
+    cr_assert_eq (cb_client_pending (rig.client), 0);
+    rig_stop (&rig);
 }
 
 Test (transport, idempotent_retry_goes_to_the_other_instance)
@@ -159,24 +182,15 @@ Test (transport, idempotent_retry_goes_to_the_other_instance)
 
 Test (transport, non_idempotent_is_not_retried)
 {
-    zloop_t *loop = zloop_new ();
-    zloop_set_nonstop (loop, true);
-    int port;
-    server_state_t hung = {.silent = true};
-    cb_server_t *server = serve (loop, &port, &hung);
-    char spec[64];
-    snprintf (spec, sizeof spec, "tcp://127.0.0.1:%d", port);
-    cb_client_t *client = cb_client_new ("test", spec, loop);
-    cb_client_set_attempts (client, 50, 3);
+    rig_t rig;
+    rig_start (&rig, true);
+    cb_client_set_attempts (rig.client, 50, 3);
     result_t r = {0};
-    get (client, 5, 400, false, &r);
-    run_until_answered (loop, &r, 2000);
+    get (rig.client, 5, 400, false, &r);
+    run_until_answered (rig.loop, &r, 2000);
     cr_assert_eq (r.status, CORDBANK__STATUS__STATUS_DEADLINE_EXCEEDED);
-    cr_assert_eq (hung.received, 1, "sent once, never again: %d", hung.received);
-    cb_call_fail (&hung.held, CORDBANK__STATUS__STATUS_INTERNAL, "late");
-    cb_client_destroy (&client);
-    cb_server_destroy (&server);
-    zloop_destroy (&loop);
+    cr_assert_eq (rig.state.received, 1, "sent once, never again: %d", rig.state.received);
+    rig_stop (&rig);
 }
 
 Test (transport, nobody_listening_is_unavailable)
@@ -195,56 +209,40 @@ Test (transport, nobody_listening_is_unavailable)
 
 Test (transport, expired_request_is_refused_and_garbage_dropped)
 {
-    zloop_t *loop = zloop_new ();
-    zloop_set_nonstop (loop, true);
-    int port;
-    server_state_t state = {0};
-    cb_server_t *server = serve (loop, &port, &state);
-    char spec[64];
-    snprintf (spec, sizeof spec, "tcp://127.0.0.1:%d", port);
+    rig_t rig;
+    rig_start (&rig, false);
     //  Garbage first: dropped and counted, the server keeps serving.
-    zsock_t *raw = zsock_new_dealer (spec);
+    zsock_t *raw = zsock_new_dealer (rig.spec);
     zstr_send (raw, "this is not an envelope");
-    cb_client_t *client = cb_client_new ("test", spec, loop);
     result_t ok = {0};
-    get (client, 5, 2000, true, &ok);
-    run_until_answered (loop, &ok, 3000);
+    get (rig.client, 5, 2000, true, &ok);
+    run_until_answered (rig.loop, &ok, 3000);
     cr_assert_eq (ok.status, CORDBANK__STATUS__STATUS_OK, "the server still serves");
-    cr_assert_eq (state.received, 1);
+    cr_assert_eq (rig.state.received, 1);
     result_t r = {0};
-    get (client, 5, -1, true, &r); // deadline already passed
-    run_until_answered (loop, &r, 2000);
+    get (rig.client, 5, -1, true, &r); // deadline already passed
+    run_until_answered (rig.loop, &r, 2000);
     cr_assert_eq (r.status, CORDBANK__STATUS__STATUS_DEADLINE_EXCEEDED);
-    cr_assert_eq (state.received, 1, "expired work never reaches the handler");
+    cr_assert_eq (rig.state.received, 1, "expired work never reaches the handler");
     cr_assert_geq (cb_metric_value (
                        cb_metrics_counter ("cordbank_bad_messages_total", "", "socket=\"router\"")),
                    1);
     zsock_destroy (&raw);
-    cb_client_destroy (&client);
-    cb_server_destroy (&server);
-    zloop_destroy (&loop);
+    rig_stop (&rig);
 }
 
 Test (transport, request_without_handler_is_answered_not_dropped)
 {
-    zloop_t *loop = zloop_new ();
-    zloop_set_nonstop (loop, true);
-    int port;
-    server_state_t state = {0};
-    cb_server_t *server = serve (loop, &port, &state);
-    char spec[64];
-    snprintf (spec, sizeof spec, "tcp://127.0.0.1:%d", port);
-    cb_client_t *client = cb_client_new ("test", spec, loop);
+    rig_t rig;
+    rig_start (&rig, false);
     Cordbank__TransferRequest body = CORDBANK__TRANSFER_REQUEST__INIT;
     Cordbank__Envelope req = CORDBANK__ENVELOPE__INIT;
     req.body_case = CORDBANK__ENVELOPE__BODY_TRANSFER_REQUEST;
     req.transfer_request = &body;
     result_t r = {0};
-    cb_client_call (client, &req, "trace", cb_now_ms () + 2000, true, on_reply, &r);
-    run_until_answered (loop, &r, 3000);
+    cb_client_call (rig.client, &req, "trace", cb_now_ms () + 2000, true, on_reply, &r);
+    run_until_answered (rig.loop, &r, 3000);
     cr_assert_eq (r.status, CORDBANK__STATUS__STATUS_INVALID_ARGUMENT);
-    cr_assert_eq (state.received, 0);
-    cb_client_destroy (&client);
-    cb_server_destroy (&server);
-    zloop_destroy (&loop);
+    cr_assert_eq (rig.state.received, 0);
+    rig_stop (&rig);
 }
