@@ -40,6 +40,21 @@ parse_int (const char *text, int64_t *out)
     return 0;
 }
 
+//  True when text is one of the '|'-separated choices.
+static bool
+is_choice (const char *choices, const char *text)
+{
+    size_t len = strlen (text);
+    for (const char *at = choices; at && *at;) {
+        const char *bar = strchr (at, '|');
+        size_t n = bar ? (size_t) (bar - at) : strlen (at);
+        if (n == len && strncmp (at, text, n) == 0)
+            return true;
+        at = bar ? bar + 1 : NULL;
+    }
+    return false;
+}
+
 static int
 parse_bool (const char *text, bool *out)
 {
@@ -75,6 +90,8 @@ set_value (const cb_option_t *opt, const char *text, const char *source, char *e
         char why[160];
         if (opt->type == CB_OPT_ENDPOINTS && cb_endpoints_validate (text, why, sizeof why) != 0)
             snprintf (reason, sizeof reason, "%s", why);
+        else if (opt->choices && !is_choice (opt->choices, text))
+            snprintf (reason, sizeof reason, "expected one of %s", opt->choices);
         else {
             char **target = (char **) opt->target;
             free (*target);

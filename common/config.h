@@ -26,8 +26,9 @@ typedef struct {
     const char *default_value; // as text, parsed like any other value
     const char *help;
     void *target;
-    int64_t min, max; // CB_OPT_INT only
-    bool secret;      // never printed (help shows "<secret>")
+    int64_t min, max;    // CB_OPT_INT only
+    bool secret;         // never printed (help shows "<secret>")
+    const char *choices; // CB_OPT_STRING: the allowed values, "a|b|c" (NULL: any)
 } cb_option_t;
 
 enum { CB_CONFIG_OK = 0, CB_CONFIG_HELP = 1, CB_CONFIG_ERROR = -1 };

@@ -77,11 +77,8 @@ cb_service_new (const char *name, const cb_service_config_t *config)
     self->config = *config;
     self->signal_fd = fd;
     cb_log_init (name, self->instance);
-    int level = cb_log_level_parse (config->log_level);
-    cb_log_set_level (level < 0 ? CB_LOG_INFO : (cb_log_level_t) level);
-    if (level < 0)
-        cb_log_warn (NULL, "unknown log level; using info", "{s:s}", "log_level",
-                     config->log_level);
+    //  The config lets only the four level names through.
+    cb_log_set_level ((cb_log_level_t) cb_log_level_parse (config->log_level));
     cb_identity_set (name, self->instance);
     self->loop = zloop_new ();
     zloop_set_nonstop (self->loop, true);

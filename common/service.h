@@ -37,49 +37,27 @@ typedef struct {
 
 //  The options every service has, for its option table:
 //      cb_option_t opts[] = { CB_SERVICE_OPTIONS (cfg.base, "7311"), { ... own ... } };
+// clang-format off
 #define CB_SERVICE_OPTIONS(cfg, admin_port_default)                                                \
-    {"instance",                                                                                   \
-     CB_OPT_STRING,                                                                                \
-     "",                                                                                           \
-     "instance name in logs and metrics (empty: service-host-pid)",                                \
-     &(cfg).instance,                                                                              \
-     0,                                                                                            \
-     0,                                                                                            \
-     false},                                                                                       \
-        {"admin-bind",                                                                             \
-         CB_OPT_STRING,                                                                            \
-         "127.0.0.1",                                                                              \
-         "address of the admin HTTP listener",                                                     \
-         &(cfg).admin_bind,                                                                        \
-         0,                                                                                        \
-         0,                                                                                        \
-         false},                                                                                   \
-        {"admin-port",                                                                             \
-         CB_OPT_INT,                                                                               \
-         admin_port_default,                                                                       \
-         "admin HTTP port: /livez /readyz /metrics (0 = any free port)",                           \
-         &(cfg).admin_port,                                                                        \
-         0,                                                                                        \
-         65535,                                                                                    \
-         false},                                                                                   \
-        {"metrics-endpoints",                                                                      \
-         CB_OPT_ENDPOINTS,                                                                         \
-         "tcp://127.0.0.1:7500",                                                                   \
-         "metrics service SUB endpoints to publish snapshots to (empty = none)",                   \
-         &(cfg).metrics_endpoints,                                                                 \
-         0,                                                                                        \
-         0,                                                                                        \
-         false},                                                                                   \
-        {"snapshot-ms",      CB_OPT_INT, "1000", "metrics snapshot period in ms",                  \
-         &(cfg).snapshot_ms, 100,        60000,  false},                                           \
-        {"log-level", CB_OPT_STRING, "info", "debug, info, warn or error", &(cfg).log_level, 0,    \
-         0,           false},                                                                      \
-        {"grace-ms",      CB_OPT_INT, "20000", "drain grace period after SIGTERM, in ms",          \
-         &(cfg).grace_ms, 0,          600000,  false},                                             \
-    {                                                                                              \
-        "max-inflight", CB_OPT_INT, "4096", "requests in progress before new ones are shed",       \
-            &(cfg).max_inflight, 1, 1000000, false                                                 \
-    }
+    {"instance", CB_OPT_STRING, "", "instance name in logs and metrics (empty: service-host-pid)", \
+     &(cfg).instance, 0, 0, false, NULL},                                                          \
+    {"admin-bind", CB_OPT_STRING, "127.0.0.1", "address of the admin HTTP listener",               \
+     &(cfg).admin_bind, 0, 0, false, NULL},                                                        \
+    {"admin-port", CB_OPT_INT, admin_port_default,                                                 \
+     "admin HTTP port: /livez /readyz /metrics (0 = any free port)", &(cfg).admin_port, 0, 65535, \
+     false, NULL},                                                                                 \
+    {"metrics-endpoints", CB_OPT_ENDPOINTS, "tcp://127.0.0.1:7500",                                \
+     "metrics service SUB endpoints to publish snapshots to (empty = none)",                       \
+     &(cfg).metrics_endpoints, 0, 0, false, NULL},                                                 \
+    {"snapshot-ms", CB_OPT_INT, "1000", "metrics snapshot period in ms", &(cfg).snapshot_ms, 100,  \
+     60000, false, NULL},                                                                          \
+    {"log-level", CB_OPT_STRING, "info", "debug, info, warn or error", &(cfg).log_level, 0, 0,     \
+     false, "debug|info|warn|error"},                                                              \
+    {"grace-ms", CB_OPT_INT, "20000", "drain grace period after SIGTERM, in ms", &(cfg).grace_ms,  \
+     0, 600000, false, NULL},                                                                      \
+    {"max-inflight", CB_OPT_INT, "4096", "requests in progress before new ones are shed",          \
+     &(cfg).max_inflight, 1, 1000000, false, NULL}
+// clang-format on
 
 typedef struct cb_service cb_service_t;
 

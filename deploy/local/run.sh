@@ -45,7 +45,7 @@ set +e
 rc=$?
 trap 'exit 130' INT
 echo >&2
-if "$CB_BIN/cordbank-balance" --check-invariants --pg-url "$PG_URL" --metrics-endpoints "" >&2; then
+if "$CB_BIN/cordbank-balance" --check-invariants --pg-url "$PG_URL" --metrics-endpoints "" --log-level warn >&2; then
     cb_log "ledger invariants hold: every guild sums to 0, every balance equals its legs"
 else
     cb_log "LEDGER INVARIANTS VIOLATED"; rc=1

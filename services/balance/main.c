@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 
+#include "common/log.h"
 #include "common/config.h"
 #include "common/service.h"
 #include "services/balance/handlers.h"
@@ -106,27 +107,28 @@ main (int argc, char **argv)
     config_t cfg = {0};
     cb_option_t opts[] = {
         CB_SERVICE_OPTIONS (cfg.base, "7301"),
-        {"bind", CB_OPT_STRING, "tcp://127.0.0.1:7300", "ROUTER endpoint", &cfg.bind, 0, 0, false},
+        {"bind", CB_OPT_STRING, "tcp://127.0.0.1:7300", "ROUTER endpoint", &cfg.bind, 0, 0, false,
+         NULL},
         {"events-bind", CB_OPT_STRING, "tcp://127.0.0.1:7302",
-         "PUB endpoint for BalanceChanged events", &cfg.events_bind, 0, 0, false},
+         "PUB endpoint for BalanceChanged events", &cfg.events_bind, 0, 0, false, NULL},
         {"pg-url", CB_OPT_STRING, "postgresql://127.0.0.1:5432/cordbank",
-         "PostgreSQL connection URI (may carry a password)", &cfg.pg_url, 0, 0, true},
+         "PostgreSQL connection URI (may carry a password)", &cfg.pg_url, 0, 0, true, NULL},
         {"pg-timeout-ms", CB_OPT_INT, "2000",
          "PostgreSQL statement_timeout in ms (the client waits 1 s more)",
-         &cfg.pg_statement_timeout_ms, 100, 600000, false},
+         &cfg.pg_statement_timeout_ms, 100, 600000, false, NULL},
         {"daily-amount", CB_OPT_INT, "100", "coins paid by /daily", &cfg.daily_amount, 1,
-         1000000000000, false},
+         1000000000000, false, NULL},
         {"daily-cooldown-s", CB_OPT_INT, "86400", "seconds between two /daily claims",
-         &cfg.daily_cooldown_s, 0, 31536000, false},
+         &cfg.daily_cooldown_s, 0, 31536000, false, NULL},
         {"work-min", CB_OPT_INT, "10", "least coins paid by /work", &cfg.work_min, 1, 1000000000000,
-         false},
+         false, NULL},
         {"work-max", CB_OPT_INT, "50", "most coins paid by /work", &cfg.work_max, 1, 1000000000000,
-         false},
+         false, NULL},
         {"work-cooldown-s", CB_OPT_INT, "3600", "seconds between two /work claims",
-         &cfg.work_cooldown_s, 0, 31536000, false},
+         &cfg.work_cooldown_s, 0, 31536000, false, NULL},
         {"check-invariants", CB_OPT_BOOL, "false",
          "check the ledger invariants, print offenders, exit 0 clean / 1 not / 2 unreachable",
-         &cfg.check_invariants, 0, 0, false},
+         &cfg.check_invariants, 0, 0, false, NULL},
     };
     size_t n = sizeof opts / sizeof opts[0];
     int rc = cb_config_main ("cordbank-balance", "the ledger: balances and transfers in PostgreSQL",
@@ -134,9 +136,10 @@ main (int argc, char **argv)
     if (rc >= 0)
         return rc;
     rc = s_validate (&cfg);
-    if (rc == 0 && cfg.check_invariants)
+    if (rc == 0 && cfg.check_invariants) {
+        cb_log_set_level ((cb_log_level_t) cb_log_level_parse (cfg.base.log_level));
         rc = invariants_main (cfg.pg_url, CHECK_TIMEOUT_MS);
-    else if (rc == 0) {
+    } else if (rc == 0) {
         cb_service_t *svc = cb_service_new ("balance", &cfg.base);
         rc = svc ? s_serve (svc, &cfg) : 1;
         cb_service_destroy (&svc);

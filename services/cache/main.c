@@ -81,17 +81,18 @@ main (int argc, char **argv)
     config_t cfg = {0};
     cb_option_t opts[] = {
         CB_SERVICE_OPTIONS (cfg.base, "7401"),
-        {"bind", CB_OPT_STRING, "tcp://127.0.0.1:7400", "ROUTER endpoint", &cfg.bind, 0, 0, false},
+        {"bind", CB_OPT_STRING, "tcp://127.0.0.1:7400", "ROUTER endpoint", &cfg.bind, 0, 0, false,
+         NULL},
         {"redis-url", CB_OPT_STRING, "redis://127.0.0.1:6379", "Redis: redis://host[:port][/db]",
-         &cfg.redis_url, 0, 0, false},
+         &cfg.redis_url, 0, 0, false, NULL},
         {"balance-endpoints", CB_OPT_ENDPOINTS, "tcp://127.0.0.1:7300",
-         "balance ROUTER endpoints (read-through)", &cfg.balance_endpoints, 0, 0, false},
+         "balance ROUTER endpoints (read-through)", &cfg.balance_endpoints, 0, 0, false, NULL},
         {"balance-events", CB_OPT_ENDPOINTS, "tcp://127.0.0.1:7302",
-         "balance PUB endpoints (BalanceChanged events)", &cfg.balance_events, 0, 0, false},
+         "balance PUB endpoints (BalanceChanged events)", &cfg.balance_events, 0, 0, false, NULL},
         {"ttl-s", CB_OPT_INT, "300", "TTL of a cached balance in seconds (+0..10% jitter)",
-         &cfg.ttl_s, 1, 2592000, false},
+         &cfg.ttl_s, 1, 2592000, false, NULL},
         {"zero-ttl-s", CB_OPT_INT, "30", "TTL of an account never written (version 0), seconds",
-         &cfg.zero_ttl_s, 1, 2592000, false},
+         &cfg.zero_ttl_s, 1, 2592000, false, NULL},
     };
     size_t n = sizeof opts / sizeof opts[0];
     int rc = cb_config_main ("cordbank-cache", "balances from Redis, read-through to balance", opts,

@@ -59,13 +59,15 @@ main (int argc, char **argv)
     cb_option_t opts[] = {
         CB_SERVICE_OPTIONS (cfg.base, "7201"),
         {"bind", CB_OPT_STRING, "tcp://127.0.0.1:7200", "ROUTER endpoint the gateway calls",
-         &cfg.bind, 0, 0, false},
+         &cfg.bind, 0, 0, false, NULL},
         {"cache-endpoints", CB_OPT_ENDPOINTS, "tcp://127.0.0.1:7400",
-         "cache instances (static list or dns://name:port)", &cfg.cache_endpoints, 0, 0, false},
+         "cache instances (static list or dns://name:port)", &cfg.cache_endpoints, 0, 0, false,
+         NULL},
         {"balance-endpoints", CB_OPT_ENDPOINTS, "tcp://127.0.0.1:7300",
-         "balance instances (static list or dns://name:port)", &cfg.balance_endpoints, 0, 0, false},
+         "balance instances (static list or dns://name:port)", &cfg.balance_endpoints, 0, 0, false,
+         NULL},
         {"max-pay", CB_OPT_INT, "1000000000000", "largest amount one /pay may move", &cfg.max_pay,
-         1, INT64_MAX, false},
+         1, INT64_MAX, false, NULL},
     };
     size_t count = sizeof opts / sizeof opts[0];
     int rc = cb_config_main ("cordbank-command",

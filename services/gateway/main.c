@@ -88,18 +88,18 @@ main (int argc, char **argv)
         CB_SERVICE_OPTIONS (cfg.base, "7101"),
         {"http-bind", CB_OPT_STRING, "127.0.0.1",
          "address of the interactions listener (0.0.0.0 for every IPv4 interface)", &cfg.http_bind,
-         0, 0, false},
+         0, 0, false, NULL},
         {"http-port", CB_OPT_INT, "7100", "port of the interactions listener (0 = any free port)",
-         &cfg.http_port, 0, 65535, false},
+         &cfg.http_port, 0, 65535, false, NULL},
         {"command-endpoints", CB_OPT_ENDPOINTS, "tcp://127.0.0.1:7200",
          "command service ROUTERs: tcp://h:p,... or dns://name:port", &cfg.command_endpoints, 0, 0,
-         false},
+         false, NULL},
         {"public-key", CB_OPT_STRING, GW_DEV_PUBLIC_KEY,
          "the Discord application's Ed25519 public key, 64 hex characters", &cfg.public_key, 0, 0,
-         false},
+         false, NULL},
         {"reply-budget-ms", CB_OPT_INT, "2500",
          "time allowed to command before the trouble message (Discord waits 3 s)",
-         &cfg.reply_budget_ms, 100, 2900, false},
+         &cfg.reply_budget_ms, 100, 2900, false, NULL},
     };
     size_t n = sizeof opts / sizeof opts[0];
     int rc = cb_config_main ("cordbank-gateway", SUMMARY, opts, n, argc, argv);

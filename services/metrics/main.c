@@ -138,12 +138,12 @@ main (int argc, char **argv)
     cb_option_t opts[] = {
         CB_SERVICE_OPTIONS (cfg.base, "7501"),
         {"bind", CB_OPT_STRING, "tcp://127.0.0.1:7500", "SUB endpoint snapshots are published to",
-         &cfg.bind, 0, 0, false},
+         &cfg.bind, 0, 0, false, NULL},
         {"down-after-ms", CB_OPT_INT, "3000", "an instance silent this long is down",
-         &cfg.down_after_ms, 100, 3600000, false},
+         &cfg.down_after_ms, 100, 3600000, false, NULL},
         {"forget-after-ms", CB_OPT_INT, "300000",
          "an instance silent this long is forgotten (>= down-after-ms)", &cfg.forget_after_ms, 100,
-         86400000, false},
+         86400000, false, NULL},
     };
     size_t n = sizeof opts / sizeof opts[0];
     int rc = cb_config_main ("cordbank-metrics", "every instance's metrics on one /metrics", opts,

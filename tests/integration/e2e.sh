@@ -116,6 +116,9 @@ expect_eq "in one line" 1 "$(wc -l <<<"$out")"
 out=$(CORDBANK_GRACE_MS=-1 "$CB_BIN/cordbank-command" 2>&1); rc=$?
 expect_eq "a bad env var exits 2" 2 "$rc"
 expect_match "and names it" 'CORDBANK_GRACE_MS' "$out"
+out=$("$CB_BIN/cordbank-gateway" --log-level=verbose 2>&1); rc=$?
+expect_eq "an unknown log level exits 2" 2 "$rc"
+expect_match "and lists the choices" 'invalid --log-level="verbose": expected one of debug\|info\|warn\|error' "$out"
 
 section "drain"
 for s in gateway command cache balance metrics; do

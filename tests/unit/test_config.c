@@ -10,15 +10,17 @@ typedef struct {
     bool verbose;
     char *peers;
     char *token;
+    char *level;
 } fixture_t;
 
 static fixture_t f;
 static cb_option_t opts[] = {
-    {"url", CB_OPT_STRING, "postgresql://x", "database", &f.url, 0, 0, false},
-    {"port", CB_OPT_INT, "7300", "port", &f.port, 1, 65535, false},
-    {"verbose", CB_OPT_BOOL, "false", "chatty", &f.verbose, 0, 0, false},
-    {"peers", CB_OPT_ENDPOINTS, "tcp://127.0.0.1:1", "peers", &f.peers, 0, 0, false},
-    {"token", CB_OPT_STRING, "", "secret", &f.token, 0, 0, true},
+    {"url", CB_OPT_STRING, "postgresql://x", "database", &f.url, 0, 0, false, NULL},
+    {"port", CB_OPT_INT, "7300", "port", &f.port, 1, 65535, false, NULL},
+    {"verbose", CB_OPT_BOOL, "false", "chatty", &f.verbose, 0, 0, false, NULL},
+    {"peers", CB_OPT_ENDPOINTS, "tcp://127.0.0.1:1", "peers", &f.peers, 0, 0, false, NULL},
+    {"token", CB_OPT_STRING, "", "secret", &f.token, 0, 0, true, NULL},
+    {"level", CB_OPT_STRING, "info", "level", &f.level, 0, 0, false, "debug|info|warn"},
 };
 #define N (sizeof opts / sizeof opts[0])
 
@@ -134,4 +136,14 @@ Test (config, env_name)
     char env[64];
     cb_config_env_name ("pg-url", env, sizeof env);
     cr_assert_str_eq (env, "CORDBANK_PG_URL");
+}
+
+Test (config, choices)
+{
+    char err[256];
+    const char *ok[] = {"t", "--level", "warn"}, *bad[] = {"t", "--level=inf"};
+    cr_assert_eq (parse (3, ok, err), CB_CONFIG_OK);
+    cr_assert_str_eq (f.level, "warn");
+    cr_assert_eq (parse (2, bad, err), CB_CONFIG_ERROR);
+    cr_assert (strstr (err, "--level=\"inf\"") && strstr (err, "debug|info|warn"), "%s", err);
 }
