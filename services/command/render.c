@@ -142,7 +142,7 @@ render_unknown_command (char *out, size_t outlen, const char *name)
     assert (out && outlen >= RENDER_TEXT_LEN);
     assert (name);
     //  The name comes from outside: cut a long one where a UTF-8 character
-    //  starts (byte 10xxxxxx continues one), so the reply stays valid text.
+    //  starts (a byte whose top two bits are 10 continues one), so the reply stays valid text.
     size_t len = strnlen (name, UNKNOWN_NAME_MAX + 1);
     if (len > UNKNOWN_NAME_MAX) {
         len = UNKNOWN_NAME_MAX;
