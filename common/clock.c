@@ -1,4 +1,4 @@
-/*  clock — wall and monotonic milliseconds (see clock.h).
+/*  clock — wall-clock and monotonic time (see clock.h).
  *
  *  CORDBANK_FAKE_NOW_MS pins the wall clock's starting point for tests that
  *  must cross a 24 h cooldown without waiting; real time still advances
@@ -9,26 +9,32 @@
 #include <stdlib.h>
 #include <time.h>
 
-static int64_t
-timespec_ms (clockid_t clock)
+int64_t
+cb_mono_ns (void)
 {
     struct timespec ts;
-    clock_gettime (clock, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t
-cb_mono_ms (void)
-{
-    return timespec_ms (CLOCK_MONOTONIC);
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int64_t
 cb_mono_us (void)
 {
+    return cb_mono_ns () / 1000;
+}
+
+int64_t
+cb_mono_ms (void)
+{
+    return cb_mono_ns () / 1000000;
+}
+
+static int64_t
+real_ms (void)
+{
     struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int64_t
@@ -43,9 +49,9 @@ cb_now_ms (void)
             char *end;
             long long value = strtoll (fake, &end, 10);
             if (*end == '\0' && value > 0)
-                offset = value - timespec_ms (CLOCK_REALTIME);
+                offset = value - real_ms ();
         }
         initialised = 1;
     }
-    return timespec_ms (CLOCK_REALTIME) + offset;
+    return real_ms () + offset;
 }

@@ -14,5 +14,7 @@ int64_t cb_now_ms (void);
 int64_t cb_mono_ms (void);
 //  Microseconds, for latency histograms (buckets start below 1 ms).
 int64_t cb_mono_us (void);
+//  Nanoseconds, for pacing sends a few microseconds apart (the simulator).
+int64_t cb_mono_ns (void);
 
 #endif

@@ -219,13 +219,13 @@ drive (load_t *load)
             load->planned = load->next;
         //  Close the window first, so a send due exactly at a second's
         //  boundary counts in the second it starts.
-        int64_t now_ns = sim_mono_ns ();
+        int64_t now_ns = cb_mono_ns ();
         for (; now_ns >= load->next_tick_ns; load->next_tick_ns += SIM_NS_PER_S)
             sim_stats_print_window (load->stats, stderr, ++load->tick, 1.0);
         if (finished (load, now_ns))
             return 0;
         while (load->next < load->planned && sim_transport_has_slot (load->transport) &&
-               scheduled_ns (load, load->next) <= sim_mono_ns ())
+               scheduled_ns (load, load->next) <= cb_mono_ns ())
             send_next (load);
         int64_t wake_ns = load->next_tick_ns;
         if (load->next < load->planned && sim_transport_has_slot (load->transport) &&
@@ -257,7 +257,7 @@ check_config (const sim_load_config_t *config, sim_mix_t *mix, char *err, size_t
 static int
 report (load_t *load, int drive_rc)
 {
-    double duration_s = (double) (sim_mono_ns () - load->start_ns) / (double) SIM_NS_PER_S;
+    double duration_s = (double) (cb_mono_ns () - load->start_ns) / (double) SIM_NS_PER_S;
     //  Abandons what is still in flight; their callbacks count them as aborted.
     sim_transport_destroy (&load->transport);
     const sim_load_config_t *config = load->config;
@@ -287,7 +287,7 @@ sim_load_run (const sim_load_config_t *config, const sim_signer_t *signer)
         load.planned = config->duration_s > 0
                            ? (uint64_t) ceil (config->rate * (double) config->duration_s - 1e-9)
                            : UINT64_MAX;
-        load.start_ns = sim_mono_ns ();
+        load.start_ns = cb_mono_ns ();
         load.next_tick_ns = load.start_ns + SIM_NS_PER_S;
         rc = report (&load, drive (&load));
     } else

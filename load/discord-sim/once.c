@@ -150,7 +150,7 @@ send_and_wait (const sim_once_config_t *config, const sim_signer_t *signer, char
     int rc =
         sim_transport_post (transport, body_p, len, lines, headers.count, on_response, &outcome);
     while (rc == 0 && !outcome.done)
-        rc = sim_transport_wait (transport, sim_mono_ns () + SIM_NS_PER_S);
+        rc = sim_transport_wait (transport, cb_mono_ns () + SIM_NS_PER_S);
     sim_transport_destroy (&transport);
     return rc == 0 ? outcome.rc : 1;
 }

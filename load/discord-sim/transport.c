@@ -88,7 +88,7 @@ on_timer (CURLM *multi, long timeout_ms, void *userp)
 {
     (void) multi;
     sim_transport_t *self = userp;
-    self->curl_deadline_ns = timeout_ms < 0 ? -1 : sim_mono_ns () + timeout_ms * SIM_NS_PER_MS;
+    self->curl_deadline_ns = timeout_ms < 0 ? -1 : cb_mono_ns () + timeout_ms * SIM_NS_PER_MS;
     return 0;
 }
 
@@ -228,7 +228,7 @@ release (sim_transport_t *self, slot_t *slot)
 static void
 complete (sim_transport_t *self, slot_t *slot, CURLcode code)
 {
-    sim_response_t response = {.curl_code = (int) code, .done_ns = sim_mono_ns ()};
+    sim_response_t response = {.curl_code = (int) code, .done_ns = cb_mono_ns ()};
     curl_easy_getinfo (slot->easy, CURLINFO_RESPONSE_CODE, &response.status);
     if (code != CURLE_OK)
         response.error = slot->error[0] ? slot->error : curl_easy_strerror (code);
@@ -351,7 +351,7 @@ reap (sim_transport_t *self)
 static void
 run_curl_timer (sim_transport_t *self)
 {
-    if (self->curl_deadline_ns < 0 || self->curl_deadline_ns > sim_mono_ns ())
+    if (self->curl_deadline_ns < 0 || self->curl_deadline_ns > cb_mono_ns ())
         return;
     int running;
     self->curl_deadline_ns = -1;
@@ -395,7 +395,7 @@ sim_transport_wait (sim_transport_t *self, int64_t deadline_ns)
     //  Already due: still look at the sockets (without blocking), so a
     //  caller that is always behind cannot starve the I/O.
     int timeout_ms = 0;
-    if (wake > sim_mono_ns ()) {
+    if (wake > cb_mono_ns ()) {
         arm_timer (self, wake);
         timeout_ms = -1;
     }

@@ -20,7 +20,7 @@ typedef struct {
     const char *error; // curl's error text when curl_code != 0
     const char *body;  // borrowed for the callback; NUL-terminated
     size_t body_len;
-    int64_t done_ns; // sim_mono_ns () when the transfer finished
+    int64_t done_ns; // cb_mono_ns () when the transfer finished
 } sim_response_t;
 
 typedef void (sim_response_fn) (const sim_response_t *response, void *arg);
@@ -47,7 +47,7 @@ int sim_transport_post (sim_transport_t *self, char **body_p, size_t body_len,
 size_t sim_transport_in_flight (const sim_transport_t *self);
 bool sim_transport_has_slot (const sim_transport_t *self);
 
-//  Drives I/O until deadline_ns (sim_mono_ns time), a signal, or the first
+//  Drives I/O until deadline_ns (cb_mono_ns time), a signal, or the first
 //  batch of events, running callbacks for finished requests. Returns 0, or
 //  -1 when epoll fails for good.
 int sim_transport_wait (sim_transport_t *self, int64_t deadline_ns);

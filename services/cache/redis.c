@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 
@@ -78,7 +79,7 @@ timeout_tv (void)
 static void
 observe (cache_redis_t *self, op_t op, int64_t started_us)
 {
-    cb_histogram_observe (self->duration[op], (double) (zclock_usecs () - started_us) / 1e6);
+    cb_histogram_observe (self->duration[op], (double) (cb_mono_us () - started_us) / 1e6);
 }
 
 static void
@@ -112,7 +113,7 @@ command (cache_redis_t *self, op_t op, int argc, const char **argv, const size_t
 {
     if (!self->ctx)
         return NULL;
-    int64_t started = zclock_usecs ();
+    int64_t started = cb_mono_us ();
     redisReply *reply = redisCommandArgv (self->ctx, argc, argv, lens);
     bool timed_out = !reply && (errno == EAGAIN || errno == EWOULDBLOCK);
     observe (self, op, started);
@@ -280,7 +281,7 @@ start_flush (cache_redis_t *self)
 static int
 connect_now (cache_redis_t *self)
 {
-    int64_t started = zclock_usecs ();
+    int64_t started = cb_mono_us ();
     self->ctx = redisConnectWithTimeout (self->addr.host, self->addr.port, timeout_tv ());
     observe (self, OP_CONNECT, started);
     if (!self->ctx || self->ctx->err) {
