@@ -7,6 +7,7 @@
 #include "load/discord-sim/signer.h"
 #include "load/discord-sim/selftest.h"
 #include "common/clock.h"
+#include "common/hex.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -25,13 +26,7 @@ sim_signer_new (const char *seed_hex)
 {
     assert (seed_hex);
     unsigned char seed[crypto_sign_SEEDBYTES];
-    size_t seed_len = 0;
-    const char *end = NULL;
-    if (strlen (seed_hex) != 2 * sizeof seed || sodium_init () < 0)
-        return NULL;
-    if (sodium_hex2bin (seed, sizeof seed, seed_hex, strlen (seed_hex), NULL, &seed_len, &end) !=
-            0 ||
-        seed_len != sizeof seed || *end != '\0')
+    if (sodium_init () < 0 || !cb_hex_decode (seed_hex, seed, sizeof seed))
         return NULL;
     sim_signer_t *self = calloc (1, sizeof *self);
     if (self)

@@ -3,31 +3,21 @@
  *
  *  Discord signs timestamp || body as one message, so the two are joined
  *  into one buffer (bodies are bounded by the listener's max_body). Hex is
- *  decoded strictly: exactly 2 characters per byte, nothing ignored.
+ *  decoded strictly (common/hex.h).
  */
 #include "signature.h"
+
+#include "common/hex.h"
 
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-//  Exactly `size` bytes from exactly 2 * size hex characters.
-static bool
-hex_decode (const char *hex, uint8_t *out, size_t size)
-{
-    size_t decoded = 0;
-    const char *end = NULL;
-    if (strlen (hex) != 2 * size)
-        return false;
-    return sodium_hex2bin (out, size, hex, 2 * size, NULL, &decoded, &end) == 0 &&
-           decoded == size && end == hex + 2 * size;
-}
-
 int
 gw_public_key_parse (const char *hex, uint8_t key[GW_PUBLIC_KEY_BYTES], char *err, size_t errlen)
 {
-    if (!hex || !hex_decode (hex, key, GW_PUBLIC_KEY_BYTES)) {
+    if (!hex || !cb_hex_decode (hex, key, GW_PUBLIC_KEY_BYTES)) {
         snprintf (err, errlen, "must be %d hex characters (the application's Ed25519 public key)",
                   2 * GW_PUBLIC_KEY_BYTES);
         return -1;
@@ -45,7 +35,7 @@ gw_signature_valid (const uint8_t key[GW_PUBLIC_KEY_BYTES], const char *signatur
 {
     uint8_t signature[crypto_sign_BYTES];
     if (!signature_hex || !timestamp || !*timestamp ||
-        !hex_decode (signature_hex, signature, sizeof signature))
+        !cb_hex_decode (signature_hex, signature, sizeof signature))
         return false;
     size_t ts_len = strlen (timestamp);
     uint8_t *message = malloc (ts_len + size + 1);
