@@ -25,11 +25,9 @@ static void
 on_claimed (const Cordbank__Envelope *reply, Cordbank__Status status, const char *error, void *arg)
 {
     cmd_ctx_t *self = arg;
-    reply = cmd_reply_check (&self, "balance", reply, status, error,
-                             CORDBANK__ENVELOPE__BODY_TRANSFER_REPLY);
-    if (!reply)
+    const Cordbank__TransferReply *transfer = cmd_transfer_reply (&self, reply, status, error);
+    if (!transfer)
         return;
-    const Cordbank__TransferReply *transfer = reply->transfer_reply;
     int64_t balance = 0;
     bool known = false;
     switch (transfer->status) {

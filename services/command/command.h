@@ -79,6 +79,11 @@ void cmd_transfer (cmd_ctx_t *self, Cordbank__TransferKind kind, uint64_t from_u
 const Cordbank__Envelope *cmd_reply_check (cmd_ctx_t **self_p, const char *target,
                                            const Cordbank__Envelope *reply, Cordbank__Status status,
                                            const char *error, Cordbank__Envelope__BodyCase want);
+//  The transfer reply balance sent, or NULL after answering with the
+//  trouble text (as cmd_reply_check) with *self_p NULL.
+const Cordbank__TransferReply *cmd_transfer_reply (cmd_ctx_t **self_p,
+                                                   const Cordbank__Envelope *reply,
+                                                   Cordbank__Status status, const char *error);
 //  Answers with the trouble text for an application status the command
 //  did not expect from `target` (never with OK: that becomes INTERNAL).
 void cmd_unexpected (cmd_ctx_t **self_p, const char *target, Cordbank__Status status,

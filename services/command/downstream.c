@@ -93,6 +93,15 @@ cmd_reply_check (cmd_ctx_t **self_p, const char *target, const Cordbank__Envelop
     return reply;
 }
 
+const Cordbank__TransferReply *
+cmd_transfer_reply (cmd_ctx_t **self_p, const Cordbank__Envelope *reply, Cordbank__Status status,
+                    const char *error)
+{
+    reply = cmd_reply_check (self_p, "balance", reply, status, error,
+                             CORDBANK__ENVELOPE__BODY_TRANSFER_REPLY);
+    return reply ? reply->transfer_reply : NULL;
+}
+
 bool
 cmd_account_balance (const Cordbank__TransferReply *reply, uint64_t user, int64_t *balance)
 {
