@@ -17,6 +17,7 @@
 #include "common/discovery.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/rpcstats.h"
 #include "common/socket.h"
 
 #define TICK_MS         5
@@ -60,6 +61,7 @@ struct cb_client {
     cb_metric_t *retries;
     cb_metric_t *late;
     cb_metric_t *pending_gauge;
+    cb_rpcstats_t stats;
 };
 
 static size_t
@@ -87,23 +89,6 @@ pending_destroy (void **item_p)
     }
 }
 
-static void
-observe (cb_client_t *self, const pending_t *p, Cordbank__Status status)
-{
-    char labels[200];
-    const char *method = cb_body_name (p->method);
-    cb_metrics_labels (labels, sizeof labels, "target", self->target, "method", method, "status",
-                       cb_status_label (status), NULL);
-    cb_counter_inc (cb_metrics_counter ("cordbank_rpc_client_requests_total",
-                                        "Requests to other services, by outcome.", labels));
-    cb_metrics_labels (labels, sizeof labels, "target", self->target, "method", method, NULL);
-    cb_histogram_observe (
-        cb_metrics_histogram ("cordbank_rpc_client_duration_seconds",
-                              "Time from a request to its answer, retries included.", labels,
-                              CB_LATENCY_BUCKETS, CB_LATENCY_BUCKETS_COUNT),
-        (double) (cb_mono_us () - p->started_us) / 1e6);
-}
-
 //  Removes the request from the table, then calls back (the callback may
 //  make new calls on this client).
 static void
@@ -112,7 +97,8 @@ complete (cb_client_t *self, pending_t *p, const Cordbank__Envelope *reply, Cord
 {
     cb_reply_fn *fn = p->fn;
     void *arg = p->arg;
-    observe (self, p, reply ? cb_envelope_status (reply) : status);
+    cb_rpcstats_observe (&self->stats, p->method, reply ? cb_envelope_status (reply) : status,
+                         p->started_us);
     zhashx_delete (self->pending, &p->request_id);
     cb_gauge_set (self->pending_gauge, (double) zhashx_size (self->pending));
     fn (reply, status, error, arg);
@@ -271,6 +257,7 @@ cb_client_new (const char *target, const char *spec, zloop_t *loop)
     cb_client_t *self = calloc (1, sizeof *self);
     assert (self);
     self->target = strdup (target);
+    cb_rpcstats_init_client (&self->stats, target);
     self->loop = loop;
     self->discovery = discovery;
     self->dealer = zsock_new (ZMQ_DEALER);

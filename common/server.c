@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/rpcstats.h"
 #include "common/socket.h"
 
 #define MAX_BODY_CASE 64
@@ -30,6 +31,7 @@ struct cb_server {
     size_t max_inflight;
     bool draining;
     cb_metric_t *inflight_gauge;
+    cb_rpcstats_t stats;
 };
 
 struct cb_call {
@@ -38,23 +40,6 @@ struct cb_call {
     Cordbank__Envelope *request;
     int64_t started_us;
 };
-
-static void
-observe (const cb_call_t *call, Cordbank__Status status)
-{
-    char labels[160];
-    const char *method = cb_body_name (call->request->body_case);
-    cb_metrics_labels (labels, sizeof labels, "method", method, "status", cb_status_label (status),
-                       NULL);
-    cb_counter_inc (cb_metrics_counter ("cordbank_rpc_server_requests_total",
-                                        "Requests answered, by method and status.", labels));
-    cb_metrics_labels (labels, sizeof labels, "method", method, NULL);
-    cb_histogram_observe (cb_metrics_histogram ("cordbank_rpc_server_duration_seconds",
-                                                "Time from a request's arrival to its reply.",
-                                                labels, CB_LATENCY_BUCKETS,
-                                                CB_LATENCY_BUCKETS_COUNT),
-                          (double) (cb_mono_us () - call->started_us) / 1e6);
-}
 
 static void
 call_destroy (cb_call_t **call_p)
@@ -84,7 +69,8 @@ send_reply (cb_call_t *call, Cordbank__Envelope *reply)
         zframe_send (&call->identity, call->server->router, ZFRAME_MORE + ZFRAME_REUSE) == 0)
         zframe_send (&frame, call->server->router, ZFRAME_DONTWAIT);
     zframe_destroy (&frame);
-    observe (call, cb_envelope_status (reply));
+    cb_rpcstats_observe (&call->server->stats, call->request->body_case, cb_envelope_status (reply),
+                         call->started_us);
 }
 
 void
@@ -191,6 +177,7 @@ cb_server_new (const char *endpoint, zloop_t *loop)
     assert (self);
     self->loop = loop;
     self->max_inflight = 4096;
+    cb_rpcstats_init_server (&self->stats);
     self->router = zsock_new (ZMQ_ROUTER);
     cb_socket_tune (self->router, false);
     self->port = zsock_bind (self->router, "%s", endpoint);
