@@ -229,7 +229,7 @@ on_dns (zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop, (void) timer_id;
     cb_client_t *self = arg;
-    if (cb_discovery_sync (self->discovery, self->dealer) < 0)
+    if (cb_discovery_sync (self->discovery, self->dealer, self->peers) < 0)
         cb_log_warn (NULL, "service discovery failed; keeping the last endpoints", "{s:s}",
                      "target", self->target);
     return 0;
@@ -274,7 +274,7 @@ cb_client_new (const char *target, const char *spec, zloop_t *loop)
     self->max_attempts = 3;
     cb_retry_budget_init (&self->budget, 0.1, 20);
     init_metrics (self);
-    cb_discovery_sync (discovery, self->dealer);
+    cb_discovery_sync (discovery, self->dealer, self->peers);
     zloop_reader (loop, self->dealer, on_readable, self);
     self->tick_timer = zloop_timer (loop, TICK_MS, 0, on_tick, self);
     self->dns_timer =

@@ -177,7 +177,7 @@ resolve (cb_discovery_t *self)
 }
 
 int
-cb_discovery_sync (cb_discovery_t *self, zsock_t *sock)
+cb_discovery_sync (cb_discovery_t *self, zsock_t *sock, cb_peers_t *peers)
 {
     zlistx_t *wanted = resolve (self);
     if (!wanted)
@@ -190,6 +190,8 @@ cb_discovery_sync (cb_discovery_t *self, zsock_t *sock)
             zlistx_add_end (gone, ep);
     for (char *ep = zlistx_first (gone); ep; ep = zlistx_next (gone)) {
         zsock_disconnect (sock, "%s", ep);
+        if (peers)
+            cb_peers_forget (peers, ep);
         zlistx_delete (self->connected, zlistx_find (self->connected, ep));
     }
     zlistx_destroy (&gone);

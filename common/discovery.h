@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/socket.h"
+
 typedef struct cb_discovery cb_discovery_t;
 
 //  0 when spec is well formed; otherwise -1 and a reason in err.
@@ -24,10 +26,12 @@ cb_discovery_t *cb_discovery_new (const char *spec);
 void cb_discovery_destroy (cb_discovery_t **self_p);
 bool cb_discovery_is_dns (const cb_discovery_t *self);
 
-//  Resolves the spec and connects / disconnects `sock` to match.
+//  Resolves the spec and connects / disconnects `sock` to match. A
+//  disconnected endpoint is also forgotten by `peers` (may be NULL): libzmq
+//  reports no event for a disconnect we asked for.
 //  Returns how many endpoints are connected now, or -1 if DNS failed (the
 //  previous set is kept).
-int cb_discovery_sync (cb_discovery_t *self, zsock_t *sock);
+int cb_discovery_sync (cb_discovery_t *self, zsock_t *sock, cb_peers_t *peers);
 size_t cb_discovery_size (const cb_discovery_t *self);
 
 #endif

@@ -22,7 +22,7 @@ on_dns (zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop, (void) timer_id;
     endpoint_t *ep = arg;
-    if (cb_discovery_sync (ep->discovery, ep->sock) < 0)
+    if (cb_discovery_sync (ep->discovery, ep->sock, NULL) < 0)
         cb_log_warn (NULL, "event discovery failed; keeping the last endpoints", NULL);
     return 0;
 }
@@ -45,7 +45,7 @@ endpoint_open (endpoint_t *ep, int type, const char *spec, bool bind, zloop_t *l
     ep->discovery = cb_discovery_new (spec);
     if (!ep->discovery)
         return -1;
-    cb_discovery_sync (ep->discovery, ep->sock);
+    cb_discovery_sync (ep->discovery, ep->sock, NULL);
     if (cb_discovery_is_dns (ep->discovery))
         ep->dns_timer = zloop_timer (loop, DNS_REFRESH_MS, 0, on_dns, ep);
     return 0;
