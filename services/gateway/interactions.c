@@ -101,13 +101,12 @@ gw_interactions_destroy (gw_interactions_t **self_p)
     *self_p = NULL;
 }
 
-//  Answers, counts, logs the interaction's one debug line, frees it.
+//  After the response: counts, logs the interaction's one debug line, frees it.
 static void
-finish (interaction_t **it_p, int status, const char *json, outcome_t outcome, const char *error)
+account (interaction_t **it_p, int status, outcome_t outcome, const char *error)
 {
     interaction_t *it = *it_p;
     gw_interactions_t *self = it->owner;
-    cb_http_respond (&it->request, status, "application/json", json, json ? strlen (json) : 0);
     int64_t elapsed_us = cb_mono_us () - it->started_us;
     cb_counter_inc (self->requests[it->type][outcome]);
     cb_histogram_observe (self->duration[it->type], (double) elapsed_us / 1e6);
@@ -119,6 +118,14 @@ finish (interaction_t **it_p, int status, const char *json, outcome_t outcome, c
                   error ? error : "");
     free (it);
     *it_p = NULL;
+}
+
+//  Answers with json, then accounts for the interaction.
+static void
+finish (interaction_t **it_p, int status, const char *json, outcome_t outcome, const char *error)
+{
+    cb_http_respond (&(*it_p)->request, status, "application/json", json, json ? strlen (json) : 0);
+    account (it_p, status, outcome, error);
 }
 
 static void
@@ -138,11 +145,8 @@ finish_refused (interaction_t **it_p, int status, const char *why)
     if (cb_log_limiter_allow (&it->owner->client_errors, &suppressed))
         cb_log_warn (it->trace_id, "interaction refused", "{s:i, s:s, s:I}", "status", status,
                      "error", why, "suppressed", (json_int_t) suppressed);
-    json_t *body = json_pack ("{s:s}", "error", why);
-    char *json = body ? json_dumps (body, JSON_COMPACT) : NULL;
-    json_decref (body);
-    finish (it_p, status, json, status == 401 ? OUTCOME_UNAUTHORIZED : OUTCOME_BAD_REQUEST, why);
-    free (json);
+    cb_http_respond_error (&it->request, status, why);
+    account (it_p, status, status == 401 ? OUTCOME_UNAUTHORIZED : OUTCOME_BAD_REQUEST, why);
 }
 
 static void
