@@ -3,7 +3,9 @@
 # no-op when all are present (one dpkg-query for the whole list).
 set -euo pipefail
 wanted=("$@")
-installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${wanted[@]}" 2>/dev/null \
+# dpkg-query exits 1 when any package is unknown to dpkg: that is the case
+# this script exists for, so its status is not an error here.
+installed=$( { dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${wanted[@]}" 2>/dev/null || true; } \
     | awk '$1=="ii"{print $2}' | sed 's/:.*//' | sort -u)
 missing=$(comm -13 <(printf '%s\n' "$installed") <(printf '%s\n' "${wanted[@]}" | sort -u))
 [ -z "$missing" ] && exit 0
