@@ -84,6 +84,18 @@ s_uniform (uint64_t n)
     return value % n;
 }
 
+//  Keys are interaction ids in practice; anything printable is allowed,
+//  but bounded, so a key is always a valid, short SQL text value.
+static bool
+s_key_valid (const char *key)
+{
+    size_t length = 0;
+    for (; key[length]; length++)
+        if (key[length] < 0x21 || key[length] > 0x7e || length >= LEDGER_KEY_MAX)
+            return false;
+    return length > 0;
+}
+
 //  A refusal decided here, before any SQL (empty key, unknown kind); NULL
 //  when the request may go to the ledger, which checks everything else.
 static const char *
@@ -91,6 +103,8 @@ s_early_refusal (const Cordbank__TransferRequest *request)
 {
     if (!request->idempotency_key || !*request->idempotency_key)
         return "idempotency_key is required";
+    if (!s_key_valid (request->idempotency_key))
+        return "idempotency_key must be 1 to 128 printable ASCII characters";
     if (request->kind < CORDBANK__TRANSFER_KIND__TRANSFER_KIND_PAY ||
         request->kind > CORDBANK__TRANSFER_KIND__TRANSFER_KIND_GRANT)
         return "unknown transfer kind";
@@ -169,21 +183,67 @@ s_reply_outcome (cb_call_t **call_p, const ledger_outcome_t *outcome)
     cb_call_reply (call_p, &reply);
 }
 
-static void
-s_log_unavailable (handlers_t *self, const char *trace_id, const char *what)
+//  One request waiting on the ledger.
+typedef struct {
+    handlers_t *self;
+    cb_call_t *call;
+    int kind;          // transfers: for metrics and events
+    uint64_t guild_id; // transfers: for events
+} pending_t;
+
+static pending_t *
+s_pending (handlers_t *self, cb_call_t **call_p, int kind, uint64_t guild_id)
 {
-    uint64_t suppressed = 0;
-    if (cb_log_limiter_allow (&self->unavailable_log, &suppressed))
-        cb_log_warn (trace_id, what, "{s:s, s:i}", "error", ledger_error (self->ledger),
-                     "suppressed", (int) (suppressed > 1000000 ? 1000000 : suppressed));
+    pending_t *pending = malloc (sizeof *pending);
+    if (!pending) {
+        cb_call_fail (call_p, CORDBANK__STATUS__STATUS_INTERNAL, "out of memory");
+        return NULL;
+    }
+    *pending = (pending_t){.self = self, .call = *call_p, .kind = kind, .guild_id = guild_id};
+    *call_p = NULL;
+    return pending;
 }
 
-//  UNAVAILABLE / DEADLINE_EXCEEDED: answered without a body.
-static void
-s_fail (handlers_t *self, cb_call_t **call_p, int kind, Cordbank__Status status, const char *error)
+//  A ledger failure: UNAVAILABLE (down, or no answer by the deadline) or
+//  INTERNAL, answered without a body. Frees pending.
+static bool
+s_ledger_failed (pending_t *pending, const ledger_result_t *result, const char *what)
 {
-    s_count (self, kind, status);
-    cb_call_fail (call_p, status, error);
+    if (result->rc == LEDGER_OK)
+        return false;
+    handlers_t *self = pending->self;
+    Cordbank__Status status = result->rc == LEDGER_UNAVAILABLE
+                                  ? CORDBANK__STATUS__STATUS_UNAVAILABLE
+                                  : CORDBANK__STATUS__STATUS_INTERNAL;
+    uint64_t suppressed = 0;
+    if (cb_log_limiter_allow (&self->unavailable_log, &suppressed))
+        cb_log_warn (cb_call_trace_id (pending->call), what, "{s:s, s:i}", "error",
+                     result->error ? result->error : "", "suppressed",
+                     (int) (suppressed > 1000000 ? 1000000 : suppressed));
+    if (pending->kind >= 0)
+        s_count (self, pending->kind, status);
+    cb_call_fail (&pending->call, status, result->error);
+    free (pending);
+    return true;
+}
+
+static void
+s_transfer_done (void *arg, const ledger_result_t *result)
+{
+    pending_t *pending = arg;
+    if (s_ledger_failed (pending, result, "transfer not answered by the database"))
+        return;
+    handlers_t *self = pending->self;
+    const ledger_outcome_t *outcome = result->outcome;
+    const char *trace_id = cb_call_trace_id (pending->call);
+    if (outcome->status == CORDBANK__STATUS__STATUS_OK && !outcome->replayed)
+        s_publish (self, trace_id, pending->guild_id, outcome);
+    cb_log_debug (trace_id, "transfer answered", "{s:s, s:s, s:I, s:b}", "kind",
+                  s_kind_labels[pending->kind], "status", cb_status_name (outcome->status),
+                  "transfer_id", (json_int_t) outcome->transfer_id, "replayed", outcome->replayed);
+    s_count (self, pending->kind, outcome->status);
+    s_reply_outcome (&pending->call, outcome);
+    free (pending);
 }
 
 static void
@@ -191,33 +251,40 @@ s_on_transfer (cb_call_t *call, void *arg)
 {
     handlers_t *self = arg;
     const Cordbank__TransferRequest *request = cb_call_request (call)->transfer_request;
-    const char *trace_id = cb_call_trace_id (call);
     int kind = request->kind;
-    ledger_outcome_t outcome = {.status = CORDBANK__STATUS__STATUS_INVALID_ARGUMENT};
+    if (kind < 0 || kind >= KIND_COUNT)
+        kind = 0;
     const char *refusal = s_early_refusal (request);
-    if (refusal)
+    if (refusal) {
+        ledger_outcome_t outcome = {.status = CORDBANK__STATUS__STATUS_INVALID_ARGUMENT};
         snprintf (outcome.message, sizeof outcome.message, "%s", refusal);
-    else if (cb_envelope_expired (cb_call_request (call))) {
-        s_fail (self, &call, kind, CORDBANK__STATUS__STATUS_DEADLINE_EXCEEDED,
-                "deadline passed before the transfer began");
+        s_count (self, kind, outcome.status);
+        s_reply_outcome (&call, &outcome);
         return;
-    } else {
-        ledger_request_t ledger_request = s_ledger_request (self, request);
-        if (ledger_transfer (self->ledger, &ledger_request, &outcome) != 0) {
-            s_log_unavailable (self, trace_id, "transfer not answered: database unavailable");
-            s_fail (self, &call, kind, CORDBANK__STATUS__STATUS_UNAVAILABLE,
-                    ledger_error (self->ledger));
-            return;
-        }
     }
-    if (outcome.status == CORDBANK__STATUS__STATUS_OK && !outcome.replayed)
-        s_publish (self, trace_id, request->guild_id, &outcome);
-    cb_log_debug (trace_id, "transfer answered", "{s:s, s:s, s:I, s:b}", "kind",
-                  s_kind_labels[kind >= 0 && kind < KIND_COUNT ? kind : 0], "status",
-                  cb_status_name (outcome.status), "transfer_id", (json_int_t) outcome.transfer_id,
-                  "replayed", outcome.replayed);
-    s_count (self, kind, outcome.status);
-    s_reply_outcome (&call, &outcome);
+    pending_t *pending = s_pending (self, &call, kind, request->guild_id);
+    if (!pending)
+        return;
+    ledger_request_t ledger_request = s_ledger_request (self, request);
+    ledger_transfer (self->ledger, &ledger_request, cb_call_deadline_ms (pending->call),
+                     s_transfer_done, pending);
+}
+
+static void
+s_get_done (void *arg, const ledger_result_t *result)
+{
+    pending_t *pending = arg;
+    if (s_ledger_failed (pending, result, "balance read failed: database unavailable"))
+        return;
+    Cordbank__BalanceGetReply body = CORDBANK__BALANCE_GET_REPLY__INIT;
+    body.status = CORDBANK__STATUS__STATUS_OK;
+    body.balance = result->balance;
+    body.version = result->version;
+    Cordbank__Envelope reply = CORDBANK__ENVELOPE__INIT;
+    reply.body_case = CORDBANK__ENVELOPE__BODY_BALANCE_GET_REPLY;
+    reply.balance_get_reply = &body;
+    cb_call_reply (&pending->call, &reply);
+    free (pending);
 }
 
 static void
@@ -225,26 +292,149 @@ s_on_balance_get (cb_call_t *call, void *arg)
 {
     handlers_t *self = arg;
     const Cordbank__BalanceGetRequest *request = cb_call_request (call)->balance_get_request;
-    Cordbank__BalanceGetReply body = CORDBANK__BALANCE_GET_REPLY__INIT;
-    body.status = CORDBANK__STATUS__STATUS_OK;
     if (request->guild_id == 0) {
+        Cordbank__BalanceGetReply body = CORDBANK__BALANCE_GET_REPLY__INIT;
         body.status = CORDBANK__STATUS__STATUS_INVALID_ARGUMENT;
         body.message = (char *) "guild_id is required";
-    } else if (cb_envelope_expired (cb_call_request (call))) {
-        cb_call_fail (&call, CORDBANK__STATUS__STATUS_DEADLINE_EXCEEDED,
-                      "deadline passed before the read began");
-        return;
-    } else if (ledger_get (self->ledger, request->guild_id, request->user_id, &body.balance,
-                           &body.version) != 0) {
-        s_log_unavailable (self, cb_call_trace_id (call),
-                           "balance read failed: database unavailable");
-        cb_call_fail (&call, CORDBANK__STATUS__STATUS_UNAVAILABLE, ledger_error (self->ledger));
+        Cordbank__Envelope reply = CORDBANK__ENVELOPE__INIT;
+        reply.body_case = CORDBANK__ENVELOPE__BODY_BALANCE_GET_REPLY;
+        reply.balance_get_reply = &body;
+        cb_call_reply (&call, &reply);
         return;
     }
+    pending_t *pending = s_pending (self, &call, -1, 0);
+    if (pending)
+        ledger_get (self->ledger, request->guild_id, request->user_id,
+                    cb_call_deadline_ms (pending->call), s_get_done, pending);
+}
+
+static void
+s_history_reply (cb_call_t **call_p, Cordbank__Status status, const char *message,
+                 const ledger_history_t *history)
+{
+    Cordbank__HistoryEntry entries[LEDGER_HISTORY_MAX];
+    Cordbank__HistoryEntry *pointers[LEDGER_HISTORY_MAX];
+    Cordbank__HistoryReply body = CORDBANK__HISTORY_REPLY__INIT;
+    body.status = status;
+    body.message = (char *) message;
+    for (size_t i = 0; history && i < history->count; i++) {
+        const ledger_history_entry_t *in = &history->entries[i];
+        cordbank__history_entry__init (&entries[i]);
+        entries[i].transfer_id = in->transfer_id;
+        entries[i].kind = (Cordbank__TransferKind) in->kind;
+        entries[i].from_user = in->from_user;
+        entries[i].to_user = in->to_user;
+        entries[i].amount = in->amount;
+        entries[i].delta = in->delta;
+        entries[i].actor = in->actor;
+        entries[i].created_unix_ms = in->created_ms;
+        pointers[i] = &entries[i];
+    }
+    body.n_entries = history ? history->count : 0;
+    body.entries = pointers;
+    body.has_more = history && history->has_more;
     Cordbank__Envelope reply = CORDBANK__ENVELOPE__INIT;
-    reply.body_case = CORDBANK__ENVELOPE__BODY_BALANCE_GET_REPLY;
-    reply.balance_get_reply = &body;
-    cb_call_reply (&call, &reply);
+    reply.body_case = CORDBANK__ENVELOPE__BODY_HISTORY_REPLY;
+    reply.history_reply = &body;
+    cb_call_reply (call_p, &reply);
+}
+
+static void
+s_history_done (void *arg, const ledger_result_t *result)
+{
+    pending_t *pending = arg;
+    if (s_ledger_failed (pending, result, "history read failed: database unavailable"))
+        return;
+    s_history_reply (&pending->call, CORDBANK__STATUS__STATUS_OK, "", result->history);
+    free (pending);
+}
+
+static void
+s_on_history (cb_call_t *call, void *arg)
+{
+    handlers_t *self = arg;
+    const Cordbank__HistoryRequest *request = cb_call_request (call)->history_request;
+    uint32_t limit = request->limit ? request->limit : HANDLERS_HISTORY_DEFAULT;
+    const char *refusal = request->guild_id == 0       ? "guild_id is required"
+                          : limit > LEDGER_HISTORY_MAX ? "limit must be from 1 to 50"
+                                                       : NULL;
+    if (refusal) {
+        s_history_reply (&call, CORDBANK__STATUS__STATUS_INVALID_ARGUMENT, refusal, NULL);
+        return;
+    }
+    pending_t *pending = s_pending (self, &call, -1, 0);
+    if (pending)
+        ledger_history (self->ledger, request->guild_id, request->user_id, limit,
+                        request->before_transfer_id, cb_call_deadline_ms (pending->call),
+                        s_history_done, pending);
+}
+
+static void
+s_board_reply (cb_call_t **call_p, Cordbank__Status status, const char *message, uint32_t page,
+               const ledger_board_t *board)
+{
+    Cordbank__LeaderboardEntry entries[LEDGER_BOARD_MAX];
+    Cordbank__LeaderboardEntry *pointers[LEDGER_BOARD_MAX];
+    Cordbank__LeaderboardReply body = CORDBANK__LEADERBOARD_REPLY__INIT;
+    body.status = status;
+    body.message = (char *) message;
+    body.page = page;
+    for (size_t i = 0; board && i < board->count; i++) {
+        cordbank__leaderboard_entry__init (&entries[i]);
+        entries[i].rank = board->entries[i].rank;
+        entries[i].user_id = board->entries[i].user_id;
+        entries[i].balance = board->entries[i].balance;
+        pointers[i] = &entries[i];
+    }
+    body.n_entries = board ? board->count : 0;
+    body.entries = pointers;
+    body.has_more = board && board->has_more;
+    Cordbank__Envelope reply = CORDBANK__ENVELOPE__INIT;
+    reply.body_case = CORDBANK__ENVELOPE__BODY_LEADERBOARD_REPLY;
+    reply.leaderboard_reply = &body;
+    cb_call_reply (call_p, &reply);
+}
+
+//  The page asked for travels in kind's place (transfers only use kind).
+typedef struct {
+    pending_t base;
+    uint32_t page;
+} board_pending_t;
+
+static void
+s_board_done (void *arg, const ledger_result_t *result)
+{
+    board_pending_t *pending = arg;
+    uint32_t page = pending->page;
+    if (s_ledger_failed (&pending->base, result, "leaderboard read failed: database unavailable"))
+        return;
+    s_board_reply (&pending->base.call, CORDBANK__STATUS__STATUS_OK, "", page, result->board);
+    free (pending);
+}
+
+static void
+s_on_leaderboard (cb_call_t *call, void *arg)
+{
+    handlers_t *self = arg;
+    const Cordbank__LeaderboardRequest *request = cb_call_request (call)->leaderboard_request;
+    uint32_t page = request->page ? request->page : 1;
+    uint32_t size = request->page_size ? request->page_size : HANDLERS_BOARD_DEFAULT;
+    const char *refusal = request->guild_id == 0      ? "guild_id is required"
+                          : page > LEDGER_BOARD_PAGES ? "page must be from 1 to 1000"
+                          : size > LEDGER_BOARD_MAX   ? "page_size must be from 1 to 25"
+                                                      : NULL;
+    if (refusal) {
+        s_board_reply (&call, CORDBANK__STATUS__STATUS_INVALID_ARGUMENT, refusal, page, NULL);
+        return;
+    }
+    board_pending_t *pending = malloc (sizeof *pending);
+    if (!pending) {
+        cb_call_fail (&call, CORDBANK__STATUS__STATUS_INTERNAL, "out of memory");
+        return;
+    }
+    *pending = (board_pending_t){.base = {.self = self, .call = call, .kind = -1}, .page = page};
+    ledger_leaderboard (self->ledger, request->guild_id, page, size, cb_call_deadline_ms (call),
+                        s_board_done, pending);
 }
 
 void
@@ -254,4 +444,7 @@ handlers_register (handlers_t *self, cb_service_t *service)
     cb_service_handle (service, CORDBANK__ENVELOPE__BODY_BALANCE_GET_REQUEST, s_on_balance_get,
                        self);
     cb_service_handle (service, CORDBANK__ENVELOPE__BODY_TRANSFER_REQUEST, s_on_transfer, self);
+    cb_service_handle (service, CORDBANK__ENVELOPE__BODY_HISTORY_REQUEST, s_on_history, self);
+    cb_service_handle (service, CORDBANK__ENVELOPE__BODY_LEADERBOARD_REQUEST, s_on_leaderboard,
+                       self);
 }

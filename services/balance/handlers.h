@@ -1,7 +1,8 @@
 /*  handlers — the balance service's requests and events.
  *
- *  BalanceGetRequest and TransferRequest arrive on the ROUTER; each is one
- *  ledger call on the reactor thread. After a transfer is applied (not
+ *  BalanceGetRequest, TransferRequest, HistoryRequest and
+ *  LeaderboardRequest arrive on the ROUTER; each becomes one ledger request
+ *  (ledger.h), answered when the ledger calls back. After a transfer is applied (not
  *  replayed) one BalanceChanged per member account goes out on the events
  *  PUB socket, so caches can move to the new version.
  */
@@ -22,6 +23,10 @@ typedef struct {
     int64_t work_max;
     int64_t work_cooldown_ms;
 } handlers_rewards_t;
+
+//  What history and leaderboard requests get when they name no size.
+#define HANDLERS_HISTORY_DEFAULT 10
+#define HANDLERS_BOARD_DEFAULT   10
 
 typedef struct handlers handlers_t;
 

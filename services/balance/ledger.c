@@ -1,10 +1,15 @@
 /*  ledger — the balance service's only door to PostgreSQL (see ledger.h).
  *
+ *  Requests wait in one FIFO queue per kind. s_pump sends work whenever a
+ *  connection is free: the kind whose oldest request is oldest goes first,
+ *  and transfers (or reads) go as one batch of up to batch_max. A queue of
+ *  transfers that is not yet full waits up to batch_window_us for company
+ *  (a timerfd, since zloop timers count whole milliseconds); requests that
+ *  gathered while every connection was busy go at once, they have waited.
+ *
  *  Snowflakes are uint64 and the columns bigint: ids cross over bit for bit
  *  (two's complement), so every id, even above 2^63, maps to one row and
- *  back. A failed connection is dropped at once (ledger_ready turns false,
- *  readiness follows, the gauge cordbank_balance_db_up reads 0) and every
- *  request is answered UNAVAILABLE until the timer reconnects.
+ *  back. Arrays travel as text ('{1,2}'); keys are quoted and escaped.
  */
 #include "services/balance/ledger.h"
 
@@ -13,39 +18,102 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
-#include "services/balance/migrate.h"
 #include "services/balance/pg.h"
+#include "services/balance/pool.h"
 
-//  Migrations may rewrite tables, and wait for another instance's lock.
-#define LEDGER_MIGRATE_TIMEOUT_MS 60000
 //  What the client waits beyond statement_timeout before giving up.
 #define LEDGER_CLIENT_MARGIN_MS 1000
+//  A request is answered this long before its deadline, so that the
+//  answer reaches the caller while it still waits.
+#define LEDGER_ANSWER_MARGIN_MS 5
+#define LEDGER_SWEEP_MS         5
+//  Whole-batch retries after a conflict (deadlock, serialization, a twin's key).
+#define LEDGER_MAX_ATTEMPTS 4
 
-#define SQL_GET                                                                                    \
-    "SELECT balance, version FROM accounts WHERE guild_id = $1::bigint AND user_id = $2::bigint"
-#define SQL_TRANSFER                                                                               \
+#define SQL_TRANSFERS                                                                              \
     "SELECT status, message, transfer_id, amount, users, balances, versions, retry_at_ms, "        \
-    "replayed FROM ledger_transfer ($1::text, $2::bigint, $3::smallint, $4::bigint, $5::bigint, "  \
-    "$6::bigint, $7::bigint, $8::bigint, $9::bigint)"
-#define SQL_INVARIANTS                                                                             \
-    "SELECT check_name, guild_id, user_id, actual, expected FROM ledger_invariant_violations "     \
-    "ORDER BY check_name, guild_id, user_id"
+    "replayed FROM ledger_batch ($1::text[], $2::bigint[], $3::smallint[], $4::bigint[], "         \
+    "$5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])"
+#define SQL_GETS                                                                                   \
+    "SELECT coalesce (a.balance, 0), coalesce (a.version, 0) "                                     \
+    "FROM unnest ($1::bigint[], $2::bigint[]) WITH ORDINALITY AS q (g, u, n) "                     \
+    "LEFT JOIN accounts a ON a.guild_id = q.g AND a.user_id = q.u ORDER BY q.n"
+//  Newest first, from the legs_account index; one row more than asked
+//  tells whether there is more.
+#define SQL_HISTORY                                                                                \
+    "SELECT t.id, t.kind, t.from_user, t.to_user, t.amount, l.delta, t.actor, "                    \
+    "(extract (epoch FROM t.created_at) * 1000)::bigint "                                          \
+    "FROM legs l JOIN transfers t ON t.id = l.transfer_id "                                        \
+    "WHERE l.guild_id = $1::bigint AND l.user_id = $2::bigint AND l.transfer_id < $3::bigint "     \
+    "ORDER BY l.transfer_id DESC LIMIT $4::int"
+//  From the accounts_leaderboard index (migrations/004).
+#define SQL_BOARD                                                                                  \
+    "SELECT user_id, balance FROM accounts "                                                       \
+    "WHERE guild_id = $1::bigint AND user_id <> 0 AND balance > 0 "                                \
+    "ORDER BY balance DESC, user_id LIMIT $2::int OFFSET $3::int"
+
+typedef enum { JOB_TRANSFER = 0, JOB_GET, JOB_HISTORY, JOB_BOARD, JOB_KINDS } job_kind_t;
+
+static const char *const s_job_names[JOB_KINDS] = {"transfer", "get", "history", "leaderboard"};
+
+typedef struct item {
+    struct item *next;
+    job_kind_t kind;
+    int64_t enqueued_us; // monotonic
+    int64_t deadline_ms; // monotonic: answered UNAVAILABLE by then
+    bool answered;       // by the sweep, while its batch is in flight
+    bool solo;           // split out of a failed batch: goes alone
+    int attempts;        // batches it was in that conflicted
+    ledger_done_fn *fn;
+    void *arg;
+    ledger_request_t transfer; // JOB_TRANSFER; idempotency_key points at key
+    char *key;
+    uint64_t guild_id, user_id; // GET, HISTORY, BOARD
+    uint32_t count;             // HISTORY limit, BOARD page size
+    uint32_t page;              // BOARD
+    uint64_t before;            // HISTORY
+} item_t;
+
+typedef struct {
+    item_t *head, *tail;
+    size_t count;
+} queue_t;
+
+typedef struct {
+    ledger_t *ledger;
+    job_kind_t kind;
+    item_t **items;
+    size_t count;
+    int64_t started_us;
+} batch_t;
 
 struct ledger {
-    char *pg_url;
+    zloop_t *loop;
+    pool_t *pool;
     int64_t statement_timeout_ms;
-    bool migrate;
-    PGconn *conn; // NULL unless connected, migrated and prepared
-    char error[256];
-    cb_log_limiter_t connect_log;
-    cb_metric_t *db_up;
-    cb_metric_t *duration_get;
-    cb_metric_t *duration_transfer;
+    int64_t window_us;
+    size_t batch_max;
+    queue_t queues[JOB_KINDS];
+    size_t inflight;      // items in batches on the wire
+    batch_t *batches[64]; // in flight, for the sweep (at most one per connection)
+    int timer_fd;         // the batch window
+    zmq_pollitem_t timer_item;
+    bool timer_armed;
+    int sweep_id;
+    cb_log_limiter_t sql_log;
+    cb_metric_t *duration[JOB_KINDS];
+    cb_metric_t *batch_size;
+    cb_metric_t *queue_depth;
+    cb_metric_t *retries, *splits;
 };
+
+static void s_pump (ledger_t *self, bool window_over);
 
 bool
 ledger_url_valid (const char *url)
@@ -59,227 +127,221 @@ ledger_url_valid (const char *url)
     return true;
 }
 
-static cb_metric_t *
-s_duration (const char *op)
-{
-    char labels[64];
-    cb_metrics_labels (labels, sizeof labels, "op", op, NULL);
-    return cb_metrics_histogram ("cordbank_balance_db_duration_seconds",
-                                 "PostgreSQL round trips of the balance service.", labels,
-                                 CB_LATENCY_BUCKETS, CB_LATENCY_BUCKETS_COUNT);
-}
+// ---------------------------------------------------------------------
+//  Items and queues
 
-ledger_t *
-ledger_new (const ledger_config_t *config)
-{
-    assert (config && config->pg_url);
-    ledger_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
-    self->pg_url = strdup (config->pg_url);
-    if (!self->pg_url) {
-        free (self);
-        return NULL;
-    }
-    self->statement_timeout_ms = config->statement_timeout_ms;
-    self->migrate = config->migrate;
-    snprintf (self->error, sizeof self->error, "not connected to PostgreSQL yet");
-    self->db_up = cb_metrics_gauge ("cordbank_balance_db_up",
-                                    "1 when the PostgreSQL connection is ready.", NULL);
-    self->duration_get = s_duration ("get");
-    self->duration_transfer = s_duration ("transfer");
-    cb_gauge_set (self->db_up, 0);
-    return self;
-}
-
-void
-ledger_destroy (ledger_t **self_p)
-{
-    assert (self_p);
-    ledger_t *self = *self_p;
-    if (!self)
-        return;
-    PQfinish (self->conn);
-    free (self->pg_url);
-    free (self);
-    *self_p = NULL;
-}
-
-//  Drops the connection; self->error says why, and keeps saying it to
-//  every request until the timer reconnects.
 static void
-s_disconnect (ledger_t *self)
+s_item_free (item_t *item)
 {
-    if (!self->conn)
-        return;
-    PQfinish (self->conn);
-    self->conn = NULL;
-    cb_gauge_set (self->db_up, 0);
-    cb_log_warn (NULL, "PostgreSQL connection lost", "{s:s}", "error", self->error);
-    char why[sizeof self->error];
-    snprintf (why, sizeof why, "%s", self->error);
-    snprintf (self->error, sizeof self->error, "PostgreSQL connection lost: %.200s", why);
+    free (item->key);
+    free (item);
 }
 
-//  Server notices (NOTICE, WARNING) become log lines instead of raw text
-//  on stderr.
+//  Answers an item (once) and counts nothing: metrics are the caller's.
 static void
-s_on_notice (void *arg, const char *message)
+s_answer (item_t *item, const ledger_result_t *result)
 {
-    (void) arg;
-    char line[256];
-    snprintf (line, sizeof line, "%s", message);
-    line[strcspn (line, "\n")] = '\0';
-    cb_log_debug (NULL, "PostgreSQL notice", "{s:s}", "notice", line);
+    if (item->answered)
+        return;
+    item->answered = true;
+    item->fn (item->arg, result);
 }
 
-static PGconn *
-s_open (const ledger_t *self)
+static void
+s_answer_error (item_t *item, ledger_rc_t rc, const char *error)
 {
-    //  Ours first, the URL after it: what the operator wrote wins.
-    const char *keys[] = {"connect_timeout",     "keepalives",       "keepalives_idle",
-                          "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-                          "application_name",    "dbname",           NULL};
-    const char *values[] = {"2",          "1", "10", "2", "3", "5000", "cordbank-balance",
-                            self->pg_url, NULL};
-    return PQconnectdbParams (keys, values, 1);
+    ledger_result_t result = {.rc = rc, .error = error};
+    s_answer (item, &result);
 }
 
-static int
-s_set_timeout (ledger_t *self, PGconn *conn, int64_t timeout_ms)
+static void
+s_push (queue_t *queue, item_t *item, bool front)
 {
-    char sql[64];
-    snprintf (sql, sizeof sql, "SET statement_timeout = %lld", (long long) timeout_ms);
-    pg_query_t query = {.sql = sql};
-    PGresult *result = NULL;
-    int rc = pg_exec (conn, &query, self->statement_timeout_ms + LEDGER_CLIENT_MARGIN_MS, &result,
-                      self->error, sizeof self->error);
-    PQclear (result);
-    return rc;
-}
-
-//  A new connection: statement_timeout; for the service, also migrations
-//  (with a longer timeout) and the prepared statements.
-static int
-s_setup (ledger_t *self, PGconn *conn)
-{
-    if (!self->migrate)
-        return s_set_timeout (self, conn, self->statement_timeout_ms);
-    int64_t timeout_ms = self->statement_timeout_ms + LEDGER_CLIENT_MARGIN_MS;
-    int rc = s_set_timeout (self, conn, LEDGER_MIGRATE_TIMEOUT_MS);
-    if (rc == PG_OK)
-        rc = balance_migrate (conn, LEDGER_MIGRATE_TIMEOUT_MS + LEDGER_CLIENT_MARGIN_MS,
-                              self->error, sizeof self->error);
-    if (rc == PG_OK)
-        rc = s_set_timeout (self, conn, self->statement_timeout_ms);
-    if (rc == PG_OK)
-        rc = pg_prepare (conn, "get", SQL_GET, timeout_ms, self->error, sizeof self->error);
-    if (rc == PG_OK)
-        rc = pg_prepare (conn, "transfer", SQL_TRANSFER, timeout_ms, self->error,
-                         sizeof self->error);
-    return rc;
-}
-
-int
-ledger_connect (ledger_t *self)
-{
-    assert (self);
-    if (self->conn)
-        return 0;
-    PGconn *conn = s_open (self);
-    int rc = PG_CONN_ERROR;
-    if (conn)
-        PQsetNoticeProcessor (conn, s_on_notice, NULL);
-    if (PQstatus (conn) != CONNECTION_OK || PQsetnonblocking (conn, 1) != 0) {
-        snprintf (self->error, sizeof self->error, "cannot connect to PostgreSQL: %s",
-                  conn ? PQerrorMessage (conn) : "out of memory");
-        self->error[strcspn (self->error, "\n")] = '\0';
-    } else
-        rc = s_setup (self, conn);
-    if (rc != PG_OK) {
-        PQfinish (conn);
-        uint64_t suppressed = 0;
-        if (cb_log_limiter_allow (&self->connect_log, &suppressed))
-            cb_log_warn (NULL, "PostgreSQL not ready", "{s:s, s:i}", "error", self->error,
-                         "suppressed", (int) (suppressed > 1000000 ? 1000000 : suppressed));
-        return -1;
+    if (front) {
+        item->next = queue->head;
+        queue->head = item;
+        if (!queue->tail)
+            queue->tail = item;
+    } else {
+        item->next = NULL;
+        if (queue->tail)
+            queue->tail->next = item;
+        else
+            queue->head = item;
+        queue->tail = item;
     }
-    self->conn = conn;
-    self->error[0] = '\0';
-    cb_gauge_set (self->db_up, 1);
-    cb_log_info (NULL, "PostgreSQL connected", NULL);
+    queue->count++;
+}
+
+static item_t *
+s_pop (queue_t *queue)
+{
+    item_t *item = queue->head;
+    if (item) {
+        queue->head = item->next;
+        if (!queue->head)
+            queue->tail = NULL;
+        queue->count--;
+        item->next = NULL;
+    }
+    return item;
+}
+
+static size_t
+s_queued (const ledger_t *self)
+{
+    size_t total = 0;
+    for (int kind = 0; kind < JOB_KINDS; kind++)
+        total += self->queues[kind].count;
+    return total;
+}
+
+static void
+s_depth (ledger_t *self)
+{
+    cb_gauge_set (self->queue_depth, (double) s_queued (self));
+}
+
+//  A monotonic deadline from the caller's wall-clock one.
+static int64_t
+s_deadline (const ledger_t *self, int64_t deadline_unix_ms)
+{
+    int64_t now = cb_mono_ms ();
+    int64_t longest = now + self->statement_timeout_ms + LEDGER_CLIENT_MARGIN_MS;
+    if (deadline_unix_ms <= 0)
+        return longest;
+    int64_t left = deadline_unix_ms - cb_now_ms () - LEDGER_ANSWER_MARGIN_MS;
+    return left < self->statement_timeout_ms + LEDGER_CLIENT_MARGIN_MS ? now + left : longest;
+}
+
+//  Queues item, or answers it at once when PostgreSQL is down.
+static void
+s_submit (ledger_t *self, item_t *item, int64_t deadline_unix_ms)
+{
+    item->enqueued_us = cb_mono_us ();
+    item->deadline_ms = s_deadline (self, deadline_unix_ms);
+    if (!pool_ready (self->pool)) {
+        s_answer_error (item, LEDGER_UNAVAILABLE, pool_error (self->pool));
+        s_item_free (item);
+        return;
+    }
+    s_push (&self->queues[item->kind], item, false);
+    s_depth (self);
+    s_pump (self, false);
+}
+
+static item_t *
+s_item_new (job_kind_t kind, ledger_done_fn *fn, void *arg)
+{
+    item_t *item = calloc (1, sizeof *item);
+    if (item) {
+        item->kind = kind;
+        item->fn = fn;
+        item->arg = arg;
+    }
+    return item;
+}
+
+static void
+s_out_of_memory (ledger_done_fn *fn, void *arg)
+{
+    ledger_result_t result = {.rc = LEDGER_INTERNAL, .error = "out of memory"};
+    fn (arg, &result);
+}
+
+// ---------------------------------------------------------------------
+//  Parameters and results
+
+static void
+s_id (FILE *out, uint64_t id)
+{
+    fprintf (out, "%" PRId64, (int64_t) id);
+}
+
+//  A text[] element: quoted, with \ and " escaped.
+static void
+s_quoted (FILE *out, const char *text)
+{
+    fputc ('"', out);
+    for (const char *c = text; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fputc ('\\', out);
+        fputc (*c, out);
+    }
+    fputc ('"', out);
+}
+
+typedef enum {
+    COL_KEY = 0,
+    COL_GUILD,
+    COL_KIND,
+    COL_FROM,
+    COL_TO,
+    COL_AMOUNT,
+    COL_ACTOR,
+    COL_NOW,
+    COL_COOLDOWN,
+    COL_COUNT
+} column_t;
+
+static void
+s_transfer_value (FILE *out, const ledger_request_t *r, column_t column)
+{
+    switch (column) {
+    case COL_KEY:
+        s_quoted (out, r->idempotency_key);
+        break;
+    case COL_GUILD:
+        s_id (out, r->guild_id);
+        break;
+    case COL_KIND:
+        fprintf (out, "%d", r->kind);
+        break;
+    case COL_FROM:
+        s_id (out, r->from_user);
+        break;
+    case COL_TO:
+        s_id (out, r->to_user);
+        break;
+    case COL_AMOUNT:
+        fprintf (out, "%" PRId64, r->amount);
+        break;
+    case COL_ACTOR:
+        s_id (out, r->actor);
+        break;
+    case COL_NOW:
+        fprintf (out, "%" PRId64, r->now_ms);
+        break;
+    default:
+        fprintf (out, "%" PRId64, r->cooldown_ms);
+        break;
+    }
+}
+
+//  One '{...}' text array per column of a batch. 0, or -1 out of memory.
+static int
+s_batch_params (const batch_t *batch, char **params, int columns)
+{
+    for (int column = 0; column < columns; column++) {
+        size_t size = 0;
+        FILE *out = open_memstream (&params[column], &size);
+        if (!out)
+            return -1;
+        fputc ('{', out);
+        for (size_t i = 0; i < batch->count; i++) {
+            const item_t *item = batch->items[i];
+            if (i)
+                fputc (',', out);
+            if (batch->kind == JOB_TRANSFER)
+                s_transfer_value (out, &item->transfer, (column_t) column);
+            else
+                s_id (out, column == 0 ? item->guild_id : item->user_id);
+        }
+        fputc ('}', out);
+        if (fclose (out) != 0)
+            return -1;
+    }
     return 0;
-}
-
-bool
-ledger_ready (const ledger_t *self)
-{
-    assert (self);
-    return self->conn != NULL;
-}
-
-void
-ledger_watch (ledger_t *self)
-{
-    assert (self);
-    if (self->conn && !pg_alive (self->conn)) {
-        snprintf (self->error, sizeof self->error, "PostgreSQL closed the connection");
-        s_disconnect (self);
-    }
-}
-
-const char *
-ledger_error (const ledger_t *self)
-{
-    assert (self);
-    return self->error;
-}
-
-//  A statement failed: a broken or silent connection is dropped.
-static int
-s_failed (ledger_t *self, int rc)
-{
-    if (rc == PG_CONN_ERROR || rc == PG_TIMEOUT)
-        s_disconnect (self);
-    return -1;
-}
-
-static int
-s_not_connected (ledger_t *self)
-{
-    if (!self->error[0])
-        snprintf (self->error, sizeof self->error, "not connected to PostgreSQL");
-    return -1;
-}
-
-//  Runs a prepared statement once more after a unique_violation (a twin
-//  with the same key committed first: the retry replays its outcome), a
-//  deadlock or a serialization failure. The caller PQclears *result.
-static int
-s_exec_prepared (ledger_t *self, const char *name, int nparams, const char *const *params,
-                 cb_metric_t *duration, PGresult **result)
-{
-    pg_query_t query = {.prepared = name, .nparams = nparams, .params = params};
-    int64_t started_us = cb_mono_us ();
-    int rc = PG_OK;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        rc = pg_exec (self->conn, &query, self->statement_timeout_ms + LEDGER_CLIENT_MARGIN_MS,
-                      result, self->error, sizeof self->error);
-        const char *state = pg_sqlstate (*result);
-        if (rc != PG_SQL_ERROR ||
-            (strcmp (state, "23505") && strcmp (state, "40P01") && strcmp (state, "40001")))
-            break;
-        PQclear (*result);
-        *result = NULL;
-    }
-    cb_histogram_observe (duration, (double) (cb_mono_us () - started_us) / 1e6);
-    return rc;
-}
-
-static void
-s_id_text (char out[24], uint64_t id)
-{
-    snprintf (out, 24, "%" PRId64, (int64_t) id);
 }
 
 static int64_t
@@ -287,28 +349,6 @@ s_int (const PGresult *result, int row, int column)
 {
     return PQgetisnull (result, row, column) ? 0
                                              : strtoll (PQgetvalue (result, row, column), NULL, 10);
-}
-
-int
-ledger_get (ledger_t *self, uint64_t guild_id, uint64_t user_id, int64_t *balance,
-            uint64_t *version)
-{
-    assert (self && balance && version);
-    if (!self->conn)
-        return s_not_connected (self);
-    char guild[24], user[24];
-    s_id_text (guild, guild_id);
-    s_id_text (user, user_id);
-    const char *params[] = {guild, user};
-    PGresult *result = NULL;
-    int rc = s_exec_prepared (self, "get", 2, params, self->duration_get, &result);
-    if (rc == PG_OK) {
-        bool found = PQntuples (result) > 0;
-        *balance = found ? s_int (result, 0, 0) : 0;
-        *version = found ? (uint64_t) s_int (result, 0, 1) : 0;
-    }
-    PQclear (result);
-    return rc == PG_OK ? 0 : s_failed (self, rc);
 }
 
 //  "{1,2}" into out; how many values were read.
@@ -328,87 +368,603 @@ s_parse_array (const char *text, int64_t *out, size_t max)
     return count;
 }
 
+//  Row `row` of ledger_batch's result. 0, or -1 on a malformed row.
 static int
-s_parse_outcome (ledger_t *self, const PGresult *result, ledger_outcome_t *outcome)
+s_parse_outcome (const PGresult *result, int row, ledger_outcome_t *outcome)
 {
-    if (PQntuples (result) != 1 || PQnfields (result) != 9) {
-        snprintf (self->error, sizeof self->error, "ledger_transfer returned an unexpected shape");
-        return -1;
-    }
-    outcome->status = (Cordbank__Status) s_int (result, 0, 0);
-    snprintf (outcome->message, sizeof outcome->message, "%s", PQgetvalue (result, 0, 1));
-    outcome->transfer_id = (uint64_t) s_int (result, 0, 2);
-    outcome->amount = s_int (result, 0, 3);
+    memset (outcome, 0, sizeof *outcome);
+    outcome->status = (Cordbank__Status) s_int (result, row, 0);
+    snprintf (outcome->message, sizeof outcome->message, "%s", PQgetvalue (result, row, 1));
+    outcome->transfer_id = (uint64_t) s_int (result, row, 2);
+    outcome->amount = s_int (result, row, 3);
     int64_t users[LEDGER_MAX_ACCOUNTS], balances[LEDGER_MAX_ACCOUNTS],
         versions[LEDGER_MAX_ACCOUNTS];
-    size_t count = s_parse_array (PQgetvalue (result, 0, 4), users, LEDGER_MAX_ACCOUNTS);
-    if (s_parse_array (PQgetvalue (result, 0, 5), balances, LEDGER_MAX_ACCOUNTS) != count ||
-        s_parse_array (PQgetvalue (result, 0, 6), versions, LEDGER_MAX_ACCOUNTS) != count) {
-        snprintf (self->error, sizeof self->error, "ledger_transfer returned uneven accounts");
+    size_t count = s_parse_array (PQgetvalue (result, row, 4), users, LEDGER_MAX_ACCOUNTS);
+    if (s_parse_array (PQgetvalue (result, row, 5), balances, LEDGER_MAX_ACCOUNTS) != count ||
+        s_parse_array (PQgetvalue (result, row, 6), versions, LEDGER_MAX_ACCOUNTS) != count)
         return -1;
-    }
     for (size_t i = 0; i < count; i++)
         outcome->accounts[i] = (ledger_account_t){.user_id = (uint64_t) users[i],
                                                   .balance = balances[i],
                                                   .version = (uint64_t) versions[i]};
     outcome->account_count = count;
-    outcome->retry_at_ms = s_int (result, 0, 7);
-    outcome->replayed = strcmp (PQgetvalue (result, 0, 8), "t") == 0;
+    outcome->retry_at_ms = s_int (result, row, 7);
+    outcome->replayed = strcmp (PQgetvalue (result, row, 8), "t") == 0;
     return 0;
 }
 
-int
-ledger_transfer (ledger_t *self, const ledger_request_t *request, ledger_outcome_t *outcome)
+// ---------------------------------------------------------------------
+//  Batches
+
+static void s_on_result (void *arg, int rc, const PGresult *result, const char *error);
+
+static void
+s_batch_free (batch_t *batch)
 {
-    assert (self && request && outcome);
-    memset (outcome, 0, sizeof *outcome);
-    if (!self->conn)
-        return s_not_connected (self);
-    char guild[24], from[24], to[24], actor[24], kind[16], amount[24], now[24], cooldown[24];
-    s_id_text (guild, request->guild_id);
-    s_id_text (from, request->from_user);
-    s_id_text (to, request->to_user);
-    s_id_text (actor, request->actor);
-    snprintf (kind, sizeof kind, "%d", request->kind);
-    snprintf (amount, sizeof amount, "%" PRId64, request->amount);
-    snprintf (now, sizeof now, "%" PRId64, request->now_ms);
-    snprintf (cooldown, sizeof cooldown, "%" PRId64, request->cooldown_ms);
-    const char *params[] = {
-        request->idempotency_key, guild, kind, from, to, amount, actor, now, cooldown};
-    PGresult *result = NULL;
-    int rc = s_exec_prepared (self, "transfer", 9, params, self->duration_transfer, &result);
-    int parsed = rc == PG_OK ? s_parse_outcome (self, result, outcome) : -1;
-    PQclear (result);
-    if (rc != PG_OK)
-        return s_failed (self, rc);
-    return parsed;
+    if (!batch)
+        return;
+    for (size_t i = 0; i < batch->count; i++)
+        s_item_free (batch->items[i]);
+    free (batch->items);
+    free (batch);
 }
 
-int
-ledger_check_invariants (ledger_t *self, ledger_violation_fn *fn, void *arg)
+static void
+s_track (ledger_t *self, batch_t *batch, bool on)
+{
+    size_t slots = sizeof self->batches / sizeof self->batches[0];
+    for (size_t i = 0; i < slots; i++)
+        if (self->batches[i] == (on ? NULL : batch)) {
+            self->batches[i] = on ? batch : NULL;
+            break;
+        }
+    if (on)
+        self->inflight += batch->count;
+    else
+        self->inflight -= batch->count;
+}
+
+//  Sends batch on a free connection. 0, or -1 (nothing was sent).
+static int
+s_send (ledger_t *self, batch_t *batch)
+{
+    char *arrays[COL_COUNT] = {NULL};
+    char ints[4][24];
+    const char *params[COL_COUNT];
+    const char *sql;
+    int nparams;
+    int rc = -1;
+    const item_t *item = batch->items[0];
+    if (batch->kind == JOB_TRANSFER || batch->kind == JOB_GET) {
+        nparams = batch->kind == JOB_TRANSFER ? COL_COUNT : 2;
+        sql = batch->kind == JOB_TRANSFER ? SQL_TRANSFERS : SQL_GETS;
+        if (s_batch_params (batch, arrays, nparams) != 0)
+            goto done;
+        for (int i = 0; i < nparams; i++)
+            params[i] = arrays[i];
+    } else if (batch->kind == JOB_HISTORY) {
+        snprintf (ints[0], sizeof ints[0], "%" PRId64, (int64_t) item->guild_id);
+        snprintf (ints[1], sizeof ints[1], "%" PRId64, (int64_t) item->user_id);
+        snprintf (ints[2], sizeof ints[2], "%" PRId64,
+                  item->before == 0 || item->before > INT64_MAX ? INT64_MAX
+                                                                : (int64_t) item->before);
+        snprintf (ints[3], sizeof ints[3], "%u", item->count + 1);
+        sql = SQL_HISTORY;
+        nparams = 4;
+        for (int i = 0; i < nparams; i++)
+            params[i] = ints[i];
+    } else {
+        snprintf (ints[0], sizeof ints[0], "%" PRId64, (int64_t) item->guild_id);
+        snprintf (ints[1], sizeof ints[1], "%u", item->count + 1);
+        snprintf (ints[2], sizeof ints[2], "%" PRIu64, (uint64_t) (item->page - 1) * item->count);
+        sql = SQL_BOARD;
+        nparams = 3;
+        for (int i = 0; i < nparams; i++)
+            params[i] = ints[i];
+    }
+    batch->started_us = cb_mono_us ();
+    int64_t timeout_ms = self->statement_timeout_ms + LEDGER_CLIENT_MARGIN_MS;
+    rc = pool_send (self->pool, sql, nparams, params, timeout_ms, s_on_result, batch);
+done:
+    for (int i = 0; i < COL_COUNT; i++)
+        free (arrays[i]);
+    return rc;
+}
+
+//  The kind to serve next: the one whose oldest request is oldest.
+static int
+s_next_kind (const ledger_t *self, bool skip_transfers)
+{
+    int best = -1;
+    for (int kind = skip_transfers ? 1 : 0; kind < JOB_KINDS; kind++) {
+        const item_t *head = self->queues[kind].head;
+        if (head && (best < 0 || head->enqueued_us < self->queues[best].head->enqueued_us))
+            best = kind;
+    }
+    return best;
+}
+
+static void
+s_arm_window (ledger_t *self, int64_t wait_us)
+{
+    if (self->timer_armed)
+        return;
+    struct itimerspec spec = {
+        .it_value = {.tv_sec = wait_us / 1000000, .tv_nsec = (wait_us % 1000000) * 1000 + 1}};
+    if (timerfd_settime (self->timer_fd, 0, &spec, NULL) == 0)
+        self->timer_armed = true;
+}
+
+//  Takes up to batch_max requests of one kind off its queue.
+static batch_t *
+s_take (ledger_t *self, int kind)
+{
+    queue_t *queue = &self->queues[kind];
+    bool batched = kind == JOB_TRANSFER || kind == JOB_GET;
+    size_t want = batched && !queue->head->solo ? self->batch_max : 1;
+    if (want > queue->count)
+        want = queue->count;
+    batch_t *batch = calloc (1, sizeof *batch);
+    item_t **items = batch ? calloc (want, sizeof *items) : NULL;
+    if (!items) {
+        free (batch);
+        return NULL;
+    }
+    *batch = (batch_t){.ledger = self, .kind = (job_kind_t) kind, .items = items};
+    //  A solo item (split out of a failed batch) goes alone, and a batch
+    //  stops before the next solo one.
+    while (batch->count < want && queue->head && (batch->count == 0 || !queue->head->solo))
+        batch->items[batch->count++] = s_pop (queue);
+    return batch;
+}
+
+static void
+s_pump (ledger_t *self, bool window_over)
+{
+    while (pool_has_idle (self->pool)) {
+        int kind = s_next_kind (self, false);
+        if (kind < 0)
+            break;
+        const queue_t *queue = &self->queues[kind];
+        if (kind == JOB_TRANSFER && !window_over && self->window_us > 0 &&
+            queue->count < self->batch_max && !queue->head->solo) {
+            int64_t waited = cb_mono_us () - queue->head->enqueued_us;
+            if (waited < self->window_us) {
+                //  Transfers wait for company; other kinds go meanwhile.
+                s_arm_window (self, self->window_us - waited);
+                kind = s_next_kind (self, true);
+                if (kind < 0)
+                    break;
+            }
+        }
+        batch_t *batch = s_take (self, kind);
+        if (!batch)
+            break; // out of memory: the sweep answers them by their deadlines
+        if (s_send (self, batch) != 0) {
+            //  Back to the front, in order; the pool reconnects.
+            for (size_t i = batch->count; i-- > 0;)
+                s_push (&self->queues[kind], batch->items[i], true);
+            batch->count = 0;
+            s_batch_free (batch);
+            break;
+        }
+        cb_histogram_observe (self->batch_size, (double) batch->count);
+        s_track (self, batch, true);
+    }
+    s_depth (self);
+}
+
+//  Answers the items of a transfer batch from ledger_batch's rows.
+static void
+s_transfers_done (batch_t *batch, const PGresult *result)
+{
+    if ((size_t) PQntuples (result) != batch->count || PQnfields (result) != 9) {
+        for (size_t i = 0; i < batch->count; i++)
+            s_answer_error (batch->items[i], LEDGER_INTERNAL,
+                            "ledger_batch returned an unexpected shape");
+        return;
+    }
+    for (size_t i = 0; i < batch->count; i++) {
+        ledger_outcome_t outcome;
+        if (s_parse_outcome (result, (int) i, &outcome) != 0) {
+            s_answer_error (batch->items[i], LEDGER_INTERNAL,
+                            "ledger_batch returned uneven accounts");
+            continue;
+        }
+        ledger_result_t answer = {.rc = LEDGER_OK, .outcome = &outcome};
+        s_answer (batch->items[i], &answer);
+    }
+}
+
+static void
+s_gets_done (batch_t *batch, const PGresult *result)
+{
+    bool shaped = (size_t) PQntuples (result) == batch->count && PQnfields (result) == 2;
+    for (size_t i = 0; i < batch->count; i++) {
+        if (!shaped) {
+            s_answer_error (batch->items[i], LEDGER_INTERNAL, "unexpected balance rows");
+            continue;
+        }
+        ledger_result_t answer = {.rc = LEDGER_OK,
+                                  .balance = s_int (result, (int) i, 0),
+                                  .version = (uint64_t) s_int (result, (int) i, 1)};
+        s_answer (batch->items[i], &answer);
+    }
+}
+
+static void
+s_history_done (item_t *item, const PGresult *result)
+{
+    ledger_history_t history = {0};
+    int rows = PQntuples (result);
+    for (int row = 0; row < rows && PQnfields (result) == 8; row++) {
+        if (history.count == item->count) {
+            history.has_more = true;
+            break;
+        }
+        history.entries[history.count++] = (ledger_history_entry_t){
+            .transfer_id = (uint64_t) s_int (result, row, 0),
+            .kind = (int) s_int (result, row, 1),
+            .from_user = (uint64_t) s_int (result, row, 2),
+            .to_user = (uint64_t) s_int (result, row, 3),
+            .amount = s_int (result, row, 4),
+            .delta = s_int (result, row, 5),
+            .actor = (uint64_t) s_int (result, row, 6),
+            .created_ms = s_int (result, row, 7),
+        };
+    }
+    ledger_result_t answer = {.rc = LEDGER_OK, .history = &history};
+    s_answer (item, &answer);
+}
+
+static void
+s_board_done (item_t *item, const PGresult *result)
+{
+    ledger_board_t board = {0};
+    int rows = PQntuples (result);
+    uint64_t first_rank = (uint64_t) (item->page - 1) * item->count + 1;
+    for (int row = 0; row < rows && PQnfields (result) == 2; row++) {
+        if (board.count == item->count) {
+            board.has_more = true;
+            break;
+        }
+        board.entries[board.count] = (ledger_board_entry_t){
+            .rank = (uint32_t) (first_rank + board.count),
+            .user_id = (uint64_t) s_int (result, row, 0),
+            .balance = s_int (result, row, 1),
+        };
+        board.count++;
+    }
+    ledger_result_t answer = {.rc = LEDGER_OK, .board = &board};
+    s_answer (item, &answer);
+}
+
+//  A whole transfer batch failed in SQL. Conflicts roll everything back
+//  and are retried; anything else splits the batch so that only the
+//  request that causes it fails.
+static bool
+s_retry_or_split (ledger_t *self, batch_t *batch, const PGresult *result, const char *error)
+{
+    const char *state = pg_sqlstate (result);
+    bool conflict =
+        !strcmp (state, "23505") || !strcmp (state, "40P01") || !strcmp (state, "40001");
+    int attempts = 0;
+    for (size_t i = 0; conflict && i < batch->count; i++)
+        if (++batch->items[i]->attempts > attempts)
+            attempts = batch->items[i]->attempts;
+    if (conflict && attempts < LEDGER_MAX_ATTEMPTS) {
+        cb_counter_inc (self->retries);
+        for (size_t i = batch->count; i-- > 0;)
+            s_push (&self->queues[batch->kind], batch->items[i], true);
+    } else if (batch->count > 1) {
+        cb_counter_inc (self->splits);
+        for (size_t i = batch->count; i-- > 0;) {
+            batch->items[i]->solo = true;
+            s_push (&self->queues[batch->kind], batch->items[i], true);
+        }
+    } else
+        return false;
+    uint64_t suppressed = 0;
+    if (cb_log_limiter_allow (&self->sql_log, &suppressed))
+        cb_log_warn (NULL,
+                     conflict ? "transfer batch conflicted; retrying"
+                              : "transfer batch failed; splitting it",
+                     "{s:s, s:s, s:i, s:i}", "sqlstate", state, "error", error, "requests",
+                     (int) batch->count, "suppressed",
+                     (int) (suppressed > 1000000 ? 1000000 : suppressed));
+    batch->count = 0; // the items are queued again, not the batch's
+    return true;
+}
+
+static void
+s_on_result (void *arg, int rc, const PGresult *result, const char *error)
+{
+    batch_t *batch = arg;
+    ledger_t *self = batch->ledger;
+    s_track (self, batch, false);
+    cb_histogram_observe (self->duration[batch->kind],
+                          (double) (cb_mono_us () - batch->started_us) / 1e6);
+    //  Items the sweep answered are dropped here, whatever the result.
+    size_t kept = 0;
+    for (size_t i = 0; i < batch->count; i++) {
+        if (batch->items[i]->answered)
+            s_item_free (batch->items[i]);
+        else
+            batch->items[kept++] = batch->items[i];
+    }
+    batch->count = kept;
+    if (rc == PG_OK) {
+        if (batch->kind == JOB_TRANSFER)
+            s_transfers_done (batch, result);
+        else if (batch->kind == JOB_GET)
+            s_gets_done (batch, result);
+        else if (batch->count == 1 && batch->kind == JOB_HISTORY)
+            s_history_done (batch->items[0], result);
+        else if (batch->count == 1)
+            s_board_done (batch->items[0], result);
+    } else if (rc == PG_SQL_ERROR && batch->count > 0 &&
+               (batch->kind != JOB_TRANSFER || !s_retry_or_split (self, batch, result, error))) {
+        uint64_t suppressed = 0;
+        if (cb_log_limiter_allow (&self->sql_log, &suppressed))
+            cb_log_error (NULL, "ledger statement failed", "{s:s, s:s, s:s}", "job",
+                          s_job_names[batch->kind], "sqlstate", pg_sqlstate (result), "error",
+                          error);
+        //  A conflict that outlived its retries is worth another try by
+        //  the caller; any other SQL error is a bug.
+        const char *state = pg_sqlstate (result);
+        bool conflict = !strncmp (state, "40", 2) || !strcmp (state, "23505");
+        for (size_t i = 0; i < batch->count; i++)
+            s_answer_error (batch->items[i], conflict ? LEDGER_UNAVAILABLE : LEDGER_INTERNAL,
+                            error);
+    } else if (rc != PG_SQL_ERROR) {
+        //  The connection broke or timed out: the statement may or may not
+        //  have committed. A retry with the same key tells.
+        for (size_t i = 0; i < batch->count; i++)
+            s_answer_error (batch->items[i], LEDGER_UNAVAILABLE, error);
+    }
+    s_batch_free (batch);
+    //  Requests queued while the pool is down would wait for nothing.
+    if (!pool_ready (self->pool))
+        for (int kind = 0; kind < JOB_KINDS; kind++)
+            for (item_t *item; (item = s_pop (&self->queues[kind]));) {
+                s_answer_error (item, LEDGER_UNAVAILABLE, pool_error (self->pool));
+                s_item_free (item);
+            }
+    s_pump (self, true);
+}
+
+// ---------------------------------------------------------------------
+//  Timers
+
+static void
+s_on_idle (void *arg)
+{
+    s_pump ((ledger_t *) arg, true);
+}
+
+static int
+s_on_window (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop, (void) item;
+    ledger_t *self = arg;
+    uint64_t expirations;
+    if (read (self->timer_fd, &expirations, sizeof expirations) < 0) {
+        //  Nothing to read: a spurious wake-up; the timer stays as it is.
+    }
+    self->timer_armed = false;
+    s_pump (self, true);
+    return 0;
+}
+
+//  Answers what has waited past its deadline, queued or on the wire.
+static int
+s_on_sweep (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop, (void) timer_id;
+    ledger_t *self = arg;
+    int64_t now = cb_mono_ms ();
+    for (int kind = 0; kind < JOB_KINDS; kind++) {
+        queue_t *queue = &self->queues[kind];
+        item_t **link = &queue->head, *prev = NULL;
+        while (*link) {
+            item_t *item = *link;
+            if (now < item->deadline_ms && pool_ready (self->pool)) {
+                prev = item;
+                link = &item->next;
+                continue;
+            }
+            *link = item->next;
+            if (queue->tail == item)
+                queue->tail = prev;
+            queue->count--;
+            s_answer_error (item, LEDGER_UNAVAILABLE,
+                            pool_ready (self->pool)
+                                ? "no PostgreSQL connection was free before the deadline"
+                                : pool_error (self->pool));
+            s_item_free (item);
+        }
+    }
+    size_t slots = sizeof self->batches / sizeof self->batches[0];
+    for (size_t b = 0; b < slots; b++) {
+        batch_t *batch = self->batches[b];
+        for (size_t i = 0; batch && i < batch->count; i++)
+            if (!batch->items[i]->answered && now >= batch->items[i]->deadline_ms)
+                s_answer_error (batch->items[i], LEDGER_UNAVAILABLE,
+                                "PostgreSQL did not answer before the deadline");
+    }
+    s_depth (self);
+    return 0;
+}
+
+// ---------------------------------------------------------------------
+//  Life cycle
+
+static cb_metric_t *
+s_duration (const char *op)
+{
+    char labels[64];
+    cb_metrics_labels (labels, sizeof labels, "op", op, NULL);
+    return cb_metrics_histogram ("cordbank_balance_db_duration_seconds",
+                                 "PostgreSQL statements of the balance service, by job.", labels,
+                                 CB_LATENCY_BUCKETS, CB_LATENCY_BUCKETS_COUNT);
+}
+
+static const double s_batch_buckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+
+ledger_t *
+ledger_new (zloop_t *loop, const ledger_config_t *config)
+{
+    assert (loop && config && config->pg_url);
+    assert (config->pool_size > 0 && config->batch_max > 0);
+    ledger_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->loop = loop;
+    self->statement_timeout_ms = config->statement_timeout_ms;
+    self->window_us = config->batch_window_us;
+    self->batch_max = (size_t) config->batch_max;
+    self->sweep_id = -1;
+    for (int kind = 0; kind < JOB_KINDS; kind++)
+        self->duration[kind] = s_duration (s_job_names[kind]);
+    self->batch_size = cb_metrics_histogram (
+        "cordbank_balance_batch_size", "Requests per ledger statement (group commit).", NULL,
+        s_batch_buckets, sizeof s_batch_buckets / sizeof s_batch_buckets[0]);
+    self->queue_depth = cb_metrics_gauge ("cordbank_balance_queue_depth",
+                                          "Requests waiting for a PostgreSQL connection.", NULL);
+    self->retries = cb_metrics_counter ("cordbank_balance_batch_retries_total",
+                                        "Transfer batches retried after a conflict.", NULL);
+    self->splits = cb_metrics_counter ("cordbank_balance_batch_splits_total",
+                                       "Transfer batches split after an error.", NULL);
+    self->timer_fd = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    self->timer_item = (zmq_pollitem_t){.fd = self->timer_fd, .events = ZMQ_POLLIN};
+    pool_config_t pool_config = {.pg_url = config->pg_url,
+                                 .size = config->pool_size,
+                                 .statement_timeout_ms = config->statement_timeout_ms,
+                                 .connect_ms = 2000};
+    if (self->timer_fd < 0 || zloop_poller (loop, &self->timer_item, s_on_window, self) != 0) {
+        if (self->timer_fd >= 0)
+            close (self->timer_fd);
+        self->timer_fd = -1;
+        ledger_destroy (&self);
+        return NULL;
+    }
+    self->sweep_id = zloop_timer (loop, LEDGER_SWEEP_MS, 0, s_on_sweep, self);
+    self->pool = self->sweep_id >= 0 ? pool_new (loop, &pool_config, s_on_idle, self) : NULL;
+    if (!self->pool)
+        ledger_destroy (&self);
+    return self;
+}
+
+void
+ledger_destroy (ledger_t **self_p)
+{
+    assert (self_p);
+    ledger_t *self = *self_p;
+    if (!self)
+        return;
+    //  The pool fails what is in flight (s_on_result answers and frees).
+    pool_destroy (&self->pool);
+    for (int kind = 0; kind < JOB_KINDS; kind++)
+        for (item_t *item; (item = s_pop (&self->queues[kind]));) {
+            s_answer_error (item, LEDGER_UNAVAILABLE, "shutting down");
+            s_item_free (item);
+        }
+    if (self->sweep_id >= 0)
+        zloop_timer_end (self->loop, self->sweep_id);
+    if (self->timer_fd >= 0) {
+        zloop_poller_end (self->loop, &self->timer_item);
+        close (self->timer_fd);
+    }
+    free (self);
+    *self_p = NULL;
+}
+
+bool
+ledger_ready (const ledger_t *self)
+{
+    assert (self);
+    return pool_ready (self->pool);
+}
+
+const char *
+ledger_error (const ledger_t *self)
+{
+    assert (self);
+    return pool_error (self->pool);
+}
+
+size_t
+ledger_pending (const ledger_t *self)
+{
+    assert (self);
+    return s_queued (self) + self->inflight;
+}
+
+void
+ledger_transfer (ledger_t *self, const ledger_request_t *request, int64_t deadline_unix_ms,
+                 ledger_done_fn *fn, void *arg)
+{
+    assert (self && request && request->idempotency_key && fn);
+    item_t *item = s_item_new (JOB_TRANSFER, fn, arg);
+    char *key = item ? strdup (request->idempotency_key) : NULL;
+    if (!key) {
+        free (item);
+        s_out_of_memory (fn, arg);
+        return;
+    }
+    item->key = key;
+    item->transfer = *request;
+    item->transfer.idempotency_key = key;
+    s_submit (self, item, deadline_unix_ms);
+}
+
+void
+ledger_get (ledger_t *self, uint64_t guild_id, uint64_t user_id, int64_t deadline_unix_ms,
+            ledger_done_fn *fn, void *arg)
 {
     assert (self && fn);
-    if (!self->conn)
-        return s_not_connected (self);
-    pg_query_t query = {.sql = SQL_INVARIANTS};
-    PGresult *result = NULL;
-    int rc = pg_exec (self->conn, &query, self->statement_timeout_ms + LEDGER_CLIENT_MARGIN_MS,
-                      &result, self->error, sizeof self->error);
-    int rows = rc == PG_OK ? PQntuples (result) : 0;
-    for (int row = 0; row < rows; row++) {
-        ledger_violation_t violation = {
-            .check = PQgetvalue (result, row, 0),
-            .guild_id = (uint64_t) s_int (result, row, 1),
-            .has_user = !PQgetisnull (result, row, 2),
-            .user_id = (uint64_t) s_int (result, row, 2),
-            .actual = PQgetvalue (result, row, 3),
-            .expected = PQgetvalue (result, row, 4),
-        };
-        fn (&violation, arg);
+    item_t *item = s_item_new (JOB_GET, fn, arg);
+    if (!item) {
+        s_out_of_memory (fn, arg);
+        return;
     }
-    if (rc == PG_SQL_ERROR && strcmp (pg_sqlstate (result), "42P01") == 0)
-        snprintf (self->error, sizeof self->error,
-                  "this database has no ledger schema (ledger_invariant_violations is missing)");
-    PQclear (result);
-    return rc == PG_OK ? rows : s_failed (self, rc);
+    item->guild_id = guild_id;
+    item->user_id = user_id;
+    s_submit (self, item, deadline_unix_ms);
+}
+
+void
+ledger_history (ledger_t *self, uint64_t guild_id, uint64_t user_id, uint32_t limit,
+                uint64_t before_transfer_id, int64_t deadline_unix_ms, ledger_done_fn *fn,
+                void *arg)
+{
+    assert (self && fn && limit >= 1 && limit <= LEDGER_HISTORY_MAX);
+    item_t *item = s_item_new (JOB_HISTORY, fn, arg);
+    if (!item) {
+        s_out_of_memory (fn, arg);
+        return;
+    }
+    item->guild_id = guild_id;
+    item->user_id = user_id;
+    item->count = limit;
+    item->before = before_transfer_id;
+    s_submit (self, item, deadline_unix_ms);
+}
+
+void
+ledger_leaderboard (ledger_t *self, uint64_t guild_id, uint32_t page, uint32_t page_size,
+                    int64_t deadline_unix_ms, ledger_done_fn *fn, void *arg)
+{
+    assert (self && fn);
+    assert (page >= 1 && page <= LEDGER_BOARD_PAGES && page_size >= 1 &&
+            page_size <= LEDGER_BOARD_MAX);
+    item_t *item = s_item_new (JOB_BOARD, fn, arg);
+    if (!item) {
+        s_out_of_memory (fn, arg);
+        return;
+    }
+    item->guild_id = guild_id;
+    item->count = page_size;
+    item->page = page;
+    s_submit (self, item, deadline_unix_ms);
 }

@@ -1,11 +1,11 @@
 /*  cordbank-balance — the ledger: the only writer of money.
  *
- *  Wires the pieces: the ROUTER that serves BalanceGetRequest and
- *  TransferRequest (handlers.c), the PUB socket for BalanceChanged events,
- *  and the PostgreSQL connection (ledger.c), which is (re)made on a 1 s
- *  timer whenever it is down; the instance is ready only while it is
- *  connected and migrated. With --check-invariants it instead checks the
- *  ledger once and exits (invariants.c).
+ *  Wires the pieces: the ROUTER that serves balance, transfer, history and
+ *  leaderboard requests (handlers.c), the PUB socket for BalanceChanged
+ *  events, and the ledger (ledger.c) with its pool of PostgreSQL
+ *  connections, which reconnect by themselves; the instance is ready only
+ *  while at least one connection is up and the schema migrated. With --check-invariants it instead
+ * checks the ledger once and exits (invariants.c).
  */
 #include <stdio.h>
 
@@ -16,7 +16,6 @@
 #include "services/balance/invariants.h"
 #include "services/balance/ledger.h"
 
-#define RECONNECT_MS 1000
 //  Most a single check may take: it reads every account and every leg.
 #define CHECK_TIMEOUT_MS 600000
 
@@ -26,6 +25,9 @@ typedef struct {
     char *events_bind;
     char *pg_url;
     int64_t pg_statement_timeout_ms;
+    int64_t pg_pool;
+    int64_t batch_window_us;
+    int64_t batch_max;
     int64_t daily_amount;
     int64_t daily_cooldown_s;
     int64_t work_min;
@@ -38,17 +40,6 @@ static bool
 s_is_ready (void *arg)
 {
     return ledger_ready ((const ledger_t *) arg);
-}
-
-static int
-s_on_reconnect (zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop, (void) timer_id;
-    ledger_t *ledger = arg;
-    ledger_watch (ledger);
-    if (!ledger_ready (ledger))
-        ledger_connect (ledger);
-    return 0;
 }
 
 //  Cross-option checks cb_config cannot express. 0, or 2 (printed).
@@ -74,8 +65,10 @@ static int
 s_serve (cb_service_t *svc, const config_t *cfg)
 {
     ledger_config_t ledger_config = {.pg_url = cfg->pg_url,
+                                     .pool_size = (int) cfg->pg_pool,
                                      .statement_timeout_ms = cfg->pg_statement_timeout_ms,
-                                     .migrate = true};
+                                     .batch_window_us = cfg->batch_window_us,
+                                     .batch_max = (int) cfg->batch_max};
     handlers_rewards_t rewards = {.daily_amount = cfg->daily_amount,
                                   .daily_cooldown_ms = cfg->daily_cooldown_s * 1000,
                                   .work_min = cfg->work_min,
@@ -84,16 +77,14 @@ s_serve (cb_service_t *svc, const config_t *cfg)
     if (cb_service_serve (svc, cfg->bind) != 0)
         return 1;
     zloop_t *loop = cb_service_loop (svc);
-    ledger_t *ledger = ledger_new (&ledger_config);
+    ledger_t *ledger = ledger_new (loop, &ledger_config);
     cb_publisher_t *events = cb_publisher_new (cfg->events_bind, true, loop);
     handlers_t *handlers = ledger && events ? handlers_new (ledger, events, &rewards) : NULL;
     int rc = 1;
     if (handlers) {
         handlers_register (handlers, svc);
         cb_service_set_ready_check (svc, s_is_ready, ledger);
-        ledger_connect (ledger); // a failure is logged; the timer retries
-        if (zloop_timer (loop, RECONNECT_MS, 0, s_on_reconnect, ledger) >= 0)
-            rc = cb_service_run (svc) == 0 ? 0 : 1;
+        rc = cb_service_run (svc) == 0 ? 0 : 1;
     }
     handlers_destroy (&handlers);
     cb_publisher_destroy (&events);
@@ -116,6 +107,13 @@ main (int argc, char **argv)
         {"pg-timeout-ms", CB_OPT_INT, "2000",
          "PostgreSQL statement_timeout in ms (the client waits 1 s more)",
          &cfg.pg_statement_timeout_ms, 100, 600000, false, NULL},
+        {"pg-pool", CB_OPT_INT, "4", "PostgreSQL connections of this instance", &cfg.pg_pool, 1, 64,
+         false, NULL},
+        {"batch-window-us", CB_OPT_INT, "200",
+         "how long a transfer waits for others to share its commit (group commit), in µs",
+         &cfg.batch_window_us, 0, 100000, false, NULL},
+        {"batch-max", CB_OPT_INT, "256", "transfers applied in one statement at most",
+         &cfg.batch_max, 1, 4096, false, NULL},
         {"daily-amount", CB_OPT_INT, "100", "coins paid by /daily", &cfg.daily_amount, 1,
          1000000000000, false, NULL},
         {"daily-cooldown-s", CB_OPT_INT, "86400", "seconds between two /daily claims",
