@@ -1,4 +1,4 @@
--- SQL-level tests of the ledger functions (migrations/002, 003).
+-- SQL-level tests of the ledger functions (migrations/002, 003, 004).
 --
 -- Run against a database the service has migrated; everything happens in
 -- one transaction that is rolled back, so no trace is left:
@@ -56,10 +56,49 @@ BEGIN
     ASSERT r.status = 7 AND r.message LIKE '%overflow%', 'overflow refused';
     ASSERT NOT EXISTS (SELECT 1 FROM transfers WHERE idempotency_key = 't-g4'), 'nothing written';
 
+    -- ledger_batch (migrations/004): many requests, one outcome each, in
+    -- order; a key twice in one batch applies once; a refusal in the
+    -- middle fails nothing else.
+    CREATE TEMP TABLE batch_out AS
+    SELECT row_number () OVER () AS n, o.*
+      FROM ledger_batch (ARRAY['b-1', 'b-2', 'b-1', 'b-3', '', 'b-4'],
+                         ARRAY[g, g, g, g, g, g],
+                         ARRAY[4, 1, 4, 1, 1, 3]::smallint[],
+                         ARRAY[0, 5, 0, 6, 5, 0]::bigint[],
+                         ARRAY[5, 6, 5, 7, 6, 5]::bigint[],
+                         ARRAY[100, 30, 100, 31, 1, 25]::bigint[],
+                         ARRAY[9, 5, 9, 6, 5, 5]::bigint[],
+                         ARRAY[0, 0, 0, 0, 0, 0]::bigint[],
+                         ARRAY[0, 0, 0, 0, 0, 3600000]::bigint[]) AS o;
+    ASSERT (SELECT count (*) FROM batch_out) = 6, 'one outcome per request';
+    ASSERT (SELECT status = 1 AND NOT replayed AND balances = '{100}' FROM batch_out WHERE n = 1),
+        'batch: grant';
+    ASSERT (SELECT status = 1 AND balances = '{70,30}' FROM batch_out WHERE n = 2),
+        'batch: a pay sees the grant before it';
+    ASSERT (SELECT status = 1 AND replayed AND balances = '{100}' FROM batch_out WHERE n = 3),
+        'batch: the same key again replays';
+    ASSERT (SELECT status = 2 AND balances = '{30}' FROM batch_out WHERE n = 4),
+        'batch: insufficient funds';
+    ASSERT (SELECT status = 7 FROM batch_out WHERE n = 5), 'batch: no key';
+    ASSERT (SELECT status = 1 AND amount = 25 AND balances = '{95}' FROM batch_out WHERE n = 6),
+        'batch: work after a refusal';
+    ASSERT (SELECT count (*) FROM transfers WHERE idempotency_key = 'b-1') = 1, 'b-1 once';
+
+    -- overflow is refused before anything is written (no subtransaction):
+    -- a member one grant away from 2^63.
+    r := ledger_transfer ('t-o1', g, 4::smallint, 0, 8, 9223372036854775000, 9, 0, 0);
+    ASSERT r.status = 1, 'a huge grant fits';
+    r := ledger_transfer ('t-o2', g, 4::smallint, 0, 8, 808, 9, 0, 0);
+    ASSERT r.status = 7 AND r.message LIKE '%overflow%', 'a member cannot overflow';
+    ASSERT NOT EXISTS (SELECT 1 FROM transfers WHERE idempotency_key = 't-o2'),
+        'nothing written on overflow';
+    r := ledger_transfer ('t-o3', g, 4::smallint, 0, 8, -9223372036854775000, 9, 0, 0);
+    ASSERT r.status = 1 AND r.balances = '{0}', 'and burns back to 0';
+
     -- the invariants hold, and the mint carries the other side.
     ASSERT NOT EXISTS (SELECT 1 FROM ledger_invariant_violations WHERE guild_id = g),
         'invariants hold';
-    ASSERT (SELECT balance FROM accounts WHERE guild_id = g AND user_id = 0) = -200, 'mint';
+    ASSERT (SELECT balance FROM accounts WHERE guild_id = g AND user_id = 0) = -325, 'mint';
     RAISE NOTICE 'ledger_test: all assertions passed';
 END
 $$;
