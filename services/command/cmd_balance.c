@@ -7,7 +7,6 @@
 #include <assert.h>
 
 #include "services/command/command.h"
-#include "services/command/validate.h"
 
 static void
 on_balance (const Cordbank__Envelope *reply, Cordbank__Status status, const char *error, void *arg)
@@ -37,8 +36,7 @@ cmd_balance_start (cmd_ctx_t **self_p)
     *self_p = NULL;
     validate_result_t result = validate_balance (self->request, &self->target);
     if (result != VALIDATE_OK) {
-        validate_text (result, self->app->max_pay, self->text, sizeof self->text);
-        cmd_refuse (&self, CORDBANK__STATUS__STATUS_INVALID_ARGUMENT, self->text);
+        cmd_refuse_invalid (&self, result);
         return;
     }
     Cordbank__BalanceGetRequest get = CORDBANK__BALANCE_GET_REQUEST__INIT;

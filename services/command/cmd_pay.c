@@ -9,7 +9,6 @@
 #include <assert.h>
 
 #include "services/command/command.h"
-#include "services/command/validate.h"
 
 static void
 on_paid (const Cordbank__Envelope *reply, Cordbank__Status status, const char *error, void *arg)
@@ -45,8 +44,7 @@ cmd_pay_start (cmd_ctx_t **self_p)
     validate_result_t result =
         validate_pay (self->request, self->app->max_pay, &self->target, &self->amount);
     if (result != VALIDATE_OK) {
-        validate_text (result, self->app->max_pay, self->text, sizeof self->text);
-        cmd_refuse (&self, CORDBANK__STATUS__STATUS_INVALID_ARGUMENT, self->text);
+        cmd_refuse_invalid (&self, result);
         return;
     }
     cmd_transfer (self, CORDBANK__TRANSFER_KIND__TRANSFER_KIND_PAY, self->request->user_id,

@@ -18,17 +18,28 @@
 #include "common/metrics.h"
 #include "common/server.h"
 #include "services/command/render.h"
+#include "services/command/validate.h"
 
 //  The commands this service knows; anything else is CMD_UNKNOWN, which
 //  keeps metric label values bounded.
-typedef enum { CMD_BALANCE = 0, CMD_DAILY, CMD_PAY, CMD_UNKNOWN, CMD_KIND_COUNT } cmd_kind_t;
+typedef enum {
+    CMD_BALANCE = 0,
+    CMD_DAILY,
+    CMD_PAY,
+    CMD_WORK,
+    CMD_GRANT,
+    CMD_HISTORY,
+    CMD_LEADERBOARD,
+    CMD_UNKNOWN,
+    CMD_KIND_COUNT
+} cmd_kind_t;
 typedef enum { CMD_OK = 0, CMD_REFUSED, CMD_ERROR, CMD_OUTCOME_COUNT } cmd_outcome_t;
 
 //  The service state: borrowed clients and the series each answer updates.
 typedef struct {
     cb_client_t *cache;   // reads, write-through
-    cb_client_t *balance; // transfers
-    int64_t max_pay;
+    cb_client_t *balance; // transfers, history, leaderboard
+    int64_t max_pay;      // also the largest |amount| of one /grant
     cb_metric_t *duration[CMD_KIND_COUNT][CMD_OUTCOME_COUNT];
     cb_metric_t *total[CMD_KIND_COUNT][CMD_OUTCOME_COUNT];
 } command_t;
@@ -39,10 +50,12 @@ typedef struct {
     cb_call_t *call;                         // owned until the answer
     const Cordbank__CommandRequest *request; // borrowed from call
     cmd_kind_t kind;
-    int64_t started_us;         // monotonic, for the duration histogram
-    uint64_t target;            // /balance, /pay: the other member
-    int64_t amount;             // /pay: what the invoker asked to move
-    char text[RENDER_TEXT_LEN]; // the success text, held during the write-through
+    int64_t started_us; // monotonic, for the duration histogram
+    uint64_t target;    // /balance, /pay, /grant, /history: the member concerned
+    int64_t amount;     // /pay, /grant: what the invoker asked to move (< 0: a burn)
+    uint32_t page;      // /leaderboard
+    //  The answer's text, held during the write-through; room for a list.
+    char text[RENDER_LIST_LEN];
 } cmd_ctx_t;
 
 //  dispatch.c: the CommandRequest handler (arg: command_t *).
@@ -60,6 +73,8 @@ cmd_ctx_t *cmd_ctx_new (command_t *app, cb_call_t **call_p, const Cordbank__Comm
 const char *cmd_trace_id (const cmd_ctx_t *self);
 //  The answers. Each replies, records metrics, frees *self_p and NULLs it.
 void cmd_answer (cmd_ctx_t **self_p, const char *text);
+//  A success only the invoker sees (ephemeral), such as /history.
+void cmd_answer_private (cmd_ctx_t **self_p, const char *text);
 void cmd_refuse (cmd_ctx_t **self_p, Cordbank__Status status, const char *text);
 //  The "having trouble" answer with `status`; logs `why` with the trace id.
 void cmd_trouble (cmd_ctx_t **self_p, Cordbank__Status status, const char *why);
@@ -96,9 +111,17 @@ bool cmd_account_balance (const Cordbank__TransferReply *reply, uint64_t user, i
 //  is logged, and the answer is a success all the same).
 void cmd_write_through (cmd_ctx_t **self_p, const Cordbank__TransferReply *transfer);
 
-//  cmd_balance.c, cmd_daily.c, cmd_pay.c: each takes over the context.
+//  A refusal decided by validate.c: its text and status, then cmd_refuse.
+void cmd_refuse_invalid (cmd_ctx_t **self_p, validate_result_t result);
+
+//  cmd_balance.c, cmd_reward.c (/daily, /work), cmd_pay.c, cmd_grant.c,
+//  cmd_history.c, cmd_leaderboard.c: each takes over the context.
 void cmd_balance_start (cmd_ctx_t **self_p);
 void cmd_daily_start (cmd_ctx_t **self_p);
+void cmd_work_start (cmd_ctx_t **self_p);
 void cmd_pay_start (cmd_ctx_t **self_p);
+void cmd_grant_start (cmd_ctx_t **self_p);
+void cmd_history_start (cmd_ctx_t **self_p);
+void cmd_leaderboard_start (cmd_ctx_t **self_p);
 
 #endif

@@ -8,8 +8,9 @@
  *  here.
  *
  *  Metrics: cordbank_command_duration_seconds and cordbank_commands_total,
- *  labelled by command (balance, daily, pay, unknown) and outcome (ok,
- *  refused, error). The 4 x 3 series are looked up once at start.
+ *  labelled by command (balance, daily, pay, work, grant, history,
+ *  leaderboard, unknown) and outcome (ok, refused, error). The 8 x 3
+ *  series are looked up once at start.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -101,9 +102,24 @@ cmd_answer (cmd_ctx_t **self_p, const char *text)
 }
 
 void
+cmd_answer_private (cmd_ctx_t **self_p, const char *text)
+{
+    finish (self_p, CMD_OK, CORDBANK__STATUS__STATUS_OK, true, text);
+}
+
+void
 cmd_refuse (cmd_ctx_t **self_p, Cordbank__Status status, const char *text)
 {
     finish (self_p, CMD_REFUSED, status, true, text);
+}
+
+void
+cmd_refuse_invalid (cmd_ctx_t **self_p, validate_result_t result)
+{
+    assert (self_p && *self_p);
+    cmd_ctx_t *self = *self_p;
+    validate_text (result, self->app->max_pay, self->text, sizeof self->text);
+    cmd_refuse (self_p, validate_status (result), self->text);
 }
 
 void

@@ -10,7 +10,8 @@
 
 #include "services/command/command.h"
 
-static const char *const kind_names[CMD_KIND_COUNT] = {"balance", "daily", "pay", "unknown"};
+static const char *const kind_names[CMD_KIND_COUNT] = {
+    "balance", "daily", "pay", "work", "grant", "history", "leaderboard", "unknown"};
 
 cmd_kind_t
 dispatch_kind (const char *name)
@@ -60,6 +61,18 @@ dispatch_command (cb_call_t *call, void *arg)
         break;
     case CMD_PAY:
         cmd_pay_start (&ctx);
+        break;
+    case CMD_WORK:
+        cmd_work_start (&ctx);
+        break;
+    case CMD_GRANT:
+        cmd_grant_start (&ctx);
+        break;
+    case CMD_HISTORY:
+        cmd_history_start (&ctx);
+        break;
+    case CMD_LEADERBOARD:
+        cmd_leaderboard_start (&ctx);
         break;
     default:
         render_unknown_command (ctx->text, sizeof ctx->text,

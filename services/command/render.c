@@ -152,3 +152,235 @@ render_unknown_command (char *out, size_t outlen, const char *name)
     snprintf (out, outlen, "Unknown command: /%.*s.", (int) len, name);
     return out;
 }
+
+char *
+render_work_claimed (char *out, size_t outlen, int64_t amount, const int64_t *balance)
+{
+    assert (out && outlen >= RENDER_TEXT_LEN);
+    char earned[RENDER_AMOUNT_LEN], total[RENDER_AMOUNT_LEN];
+    render_amount (earned, sizeof earned, amount);
+    if (balance)
+        snprintf (out, outlen, "You worked and earned %s coins. Your balance is %s coins.", earned,
+                  render_amount (total, sizeof total, *balance));
+    else
+        snprintf (out, outlen, "You worked and earned %s coins.", earned);
+    return out;
+}
+
+char *
+render_work_cooldown (char *out, size_t outlen, int64_t remaining_ms)
+{
+    assert (out && outlen >= RENDER_TEXT_LEN);
+    char left[RENDER_DURATION_LEN];
+    snprintf (out, outlen, "You already worked this hour. Try again in %s.",
+              render_duration (left, sizeof left, remaining_ms));
+    return out;
+}
+
+//  The magnitude of value as render_amount writes it, without a sign.
+static const char *
+magnitude (char *out, size_t outlen, int64_t value)
+{
+    render_amount (out, outlen, value);
+    return out[0] == '-' ? out + 1 : out;
+}
+
+char *
+render_granted (char *out, size_t outlen, uint64_t admin, uint64_t member, int64_t amount,
+                const int64_t *balance)
+{
+    assert (out && outlen >= RENDER_TEXT_LEN);
+    char moved[RENDER_AMOUNT_LEN], total[RENDER_AMOUNT_LEN];
+    const char *coins = magnitude (moved, sizeof moved, amount);
+    int len;
+    if (amount >= 0)
+        len = snprintf (out, outlen, "<@%" PRIu64 "> granted <@%" PRIu64 "> %s coins.", admin,
+                        member, coins);
+    else
+        len = snprintf (out, outlen, "<@%" PRIu64 "> removed %s coins from <@%" PRIu64 ">.", admin,
+                        coins, member);
+    if (balance && len > 0 && (size_t) len < outlen)
+        snprintf (out + len, outlen - (size_t) len, " Their balance is %s coins.",
+                  render_amount (total, sizeof total, *balance));
+    return out;
+}
+
+char *
+render_grant_insufficient (char *out, size_t outlen, uint64_t member, const int64_t *balance,
+                           int64_t amount)
+{
+    assert (out && outlen >= RENDER_TEXT_LEN);
+    char wanted[RENDER_AMOUNT_LEN], have[RENDER_AMOUNT_LEN];
+    const char *coins = magnitude (wanted, sizeof wanted, amount);
+    if (balance)
+        snprintf (out, outlen, "<@%" PRIu64 "> has only %s coins; you cannot remove %s.", member,
+                  render_amount (have, sizeof have, *balance), coins);
+    else
+        snprintf (out, outlen, "<@%" PRIu64 "> has fewer than %s coins; you cannot remove %s.",
+                  member, coins, coins);
+    return out;
+}
+
+char *
+render_bad_grant_amount (char *out, size_t outlen, int64_t max_amount)
+{
+    assert (out && outlen >= RENDER_TEXT_LEN);
+    assert (max_amount > 0);
+    char max[RENDER_AMOUNT_LEN];
+    render_amount (max, sizeof max, max_amount);
+    snprintf (out, outlen,
+              "The amount must be a whole number from 1 to %s to grant, or from -1 to -%s to "
+              "remove.",
+              max, max);
+    return out;
+}
+
+//  A reply built line by line that never grows past RENDER_CONTENT_MAX.
+typedef struct {
+    char *out;
+    size_t cap; // bytes of text allowed, the NUL not counted
+    size_t len;
+} lines_t;
+
+static void
+lines_init (lines_t *self, char *out, size_t outlen)
+{
+    assert (outlen >= RENDER_LIST_LEN);
+    self->out = out;
+    self->cap = RENDER_CONTENT_MAX;
+    self->len = 0;
+    out[0] = '\0';
+}
+
+//  Adds line (after a newline unless it is the first) when it fits with
+//  `reserve` bytes still free for a closing line; false, and nothing
+//  added, otherwise.
+static bool
+lines_add (lines_t *self, const char *line, size_t reserve)
+{
+    size_t sep = self->len > 0 ? 1 : 0, len = strlen (line);
+    if (self->len + sep + len + reserve > self->cap)
+        return false;
+    if (sep)
+        self->out[self->len++] = '\n';
+    memcpy (self->out + self->len, line, len + 1);
+    self->len += len;
+    return true;
+}
+
+//  What a transfer was, seen from the member whose history it is.
+static void
+history_what (char *out, size_t outlen, const Cordbank__HistoryEntry *entry)
+{
+    switch (entry->kind) {
+    case CORDBANK__TRANSFER_KIND__TRANSFER_KIND_DAILY:
+        snprintf (out, outlen, "daily");
+        break;
+    case CORDBANK__TRANSFER_KIND__TRANSFER_KIND_WORK:
+        snprintf (out, outlen, "work");
+        break;
+    case CORDBANK__TRANSFER_KIND__TRANSFER_KIND_PAY:
+        if (entry->delta < 0)
+            snprintf (out, outlen, "paid to <@%" PRIu64 ">", entry->to_user);
+        else
+            snprintf (out, outlen, "from <@%" PRIu64 ">", entry->from_user);
+        break;
+    case CORDBANK__TRANSFER_KIND__TRANSFER_KIND_GRANT:
+        snprintf (out, outlen, "%s by <@%" PRIu64 ">", entry->delta < 0 ? "removed" : "granted",
+                  entry->actor);
+        break;
+    default:
+        snprintf (out, outlen, "transfer");
+        break;
+    }
+}
+
+//  "#ID +N what · <t:SECONDS:R>"; the time is left out when unknown.
+static void
+history_line (char *out, size_t outlen, const Cordbank__HistoryEntry *entry)
+{
+    char what[64], amount[RENDER_AMOUNT_LEN];
+    history_what (what, sizeof what, entry);
+    int len = snprintf (out, outlen, "#%" PRIu64 " %s%s %s", entry->transfer_id,
+                        entry->delta < 0 ? "\u2212" : "+",
+                        magnitude (amount, sizeof amount, entry->delta), what);
+    if (entry->created_unix_ms > 0 && len > 0 && (size_t) len < outlen)
+        snprintf (out + len, outlen - (size_t) len, " \u00b7 <t:%" PRId64 ":R>",
+                  entry->created_unix_ms / 1000);
+}
+
+#define HISTORY_MORE "Older transfers are not shown."
+
+char *
+render_history (char *out, size_t outlen, uint64_t member, Cordbank__HistoryEntry *const *entries,
+                size_t count, bool has_more)
+{
+    assert (out && (entries || count == 0));
+    lines_t lines;
+    lines_init (&lines, out, outlen);
+    char line[256];
+    if (count == 0) {
+        snprintf (line, sizeof line, "<@%" PRIu64 "> has no transfers yet.", member);
+        lines_add (&lines, line, 0);
+        return out;
+    }
+    snprintf (line, sizeof line, "Transfers of <@%" PRIu64 ">, newest first:", member);
+    lines_add (&lines, line, 0);
+    //  Newest first, so a transfer that does not fit is older than every
+    //  one shown: the closing line covers it as it covers has_more.
+    bool cut = false;
+    for (size_t i = 0; i < count && !cut; i++) {
+        if (!entries[i])
+            continue;
+        history_line (line, sizeof line, entries[i]);
+        cut = !lines_add (&lines, line, 1 + strlen (HISTORY_MORE));
+    }
+    if (cut || has_more)
+        lines_add (&lines, HISTORY_MORE, 0);
+    return out;
+}
+
+char *
+render_leaderboard (char *out, size_t outlen, uint32_t page,
+                    Cordbank__LeaderboardEntry *const *entries, size_t count, bool has_more)
+{
+    assert (out && (entries || count == 0));
+    lines_t lines;
+    lines_init (&lines, out, outlen);
+    char line[256], more[64] = "", balance[RENDER_AMOUNT_LEN];
+    if (has_more)
+        snprintf (more, sizeof more, "More: /leaderboard page:%" PRIu64, (uint64_t) page + 1);
+    snprintf (line, sizeof line, "Leaderboard \u2014 page %" PRIu32, page);
+    lines_add (&lines, line, 0);
+    size_t reserve = *more ? 1 + strlen (more) : 0;
+    for (size_t i = 0; i < count; i++) {
+        const Cordbank__LeaderboardEntry *entry = entries[i];
+        if (!entry)
+            continue;
+        snprintf (line, sizeof line, "%" PRIu32 ". <@%" PRIu64 "> \u2014 %s coins", entry->rank,
+                  entry->user_id, render_amount (balance, sizeof balance, entry->balance));
+        if (!lines_add (&lines, line, reserve))
+            break;
+    }
+    if (*more)
+        lines_add (&lines, more, 0);
+    return out;
+}
+
+char *
+render_no_page (char *out, size_t outlen, uint32_t page)
+{
+    assert (out && outlen >= RENDER_TEXT_LEN);
+    snprintf (out, outlen, "There is no page %" PRIu32 " of the leaderboard.", page);
+    return out;
+}
+
+char *
+render_bad_page (char *out, size_t outlen, uint32_t max_page)
+{
+    assert (out && outlen >= RENDER_TEXT_LEN);
+    char max[RENDER_AMOUNT_LEN];
+    snprintf (out, outlen, "The page must be a whole number from 1 to %s.",
+              render_amount (max, sizeof max, max_page));
+    return out;
+}
