@@ -1,10 +1,11 @@
 # cordbank — build, run and test.
 #
-#   make            build every service and the Discord simulator into build/bin
+#   make            build every service, the Discord simulator and the ledger load tool into build/bin
 #   make asan       the same with ASan+UBSan into build-asan/bin
 #   make run        PostgreSQL + Redis + one instance of each service + the simulator
 #   make test       unit tests and the end-to-end test, on both builds
 #   make deps       install missing Debian packages (a no-op when all are present)
+#   make bench-ledger  cordbank-ledger-load against one balance vs pgbench, same PostgreSQL
 #
 # Sources generated from proto/*.proto live in $(BUILD)/gen and are never committed.
 
@@ -49,14 +50,15 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_SRC))
 LIBCOMMON  := $(BUILD)/lib/libcordbank.a
 
-BINS     := $(addprefix $(BUILD)/bin/cordbank-,$(SERVICES)) $(BUILD)/bin/cordbank-discord-sim
+BINS     := $(addprefix $(BUILD)/bin/cordbank-,$(SERVICES)) $(BUILD)/bin/cordbank-discord-sim \
+    $(BUILD)/bin/cordbank-ledger-load
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(BUILD)/bin/unit-tests
 
 # Generated sources are never intermediate: make must not delete them.
 .SECONDARY: $(GEN_C) $(GEN_H)
 
-.PHONY: all asan deps run test test-unit test-integration clean format check-format
+.PHONY: all asan deps run test test-unit test-integration bench-ledger clean format check-format
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNIT_BIN)
@@ -112,6 +114,13 @@ $(BUILD)/bin/cordbank-discord-sim: $(SIM_OBJ) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(SIM_OBJ) $(LIBCOMMON) $(LIBS_sim) $(COMMON_LIBS)
 
+# The ledger load tool reuses the simulator's latency histogram.
+LEDGER_LOAD_SRC := $(wildcard load/ledger-load/*.c)
+LEDGER_LOAD_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LEDGER_LOAD_SRC)) $(BUILD)/obj/load/discord-sim/histogram.o
+$(BUILD)/bin/cordbank-ledger-load: $(LEDGER_LOAD_OBJ) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(LEDGER_LOAD_OBJ) $(LIBCOMMON) $(COMMON_LIBS)
+
 # One runner for every module's tests (run one: unit-tests --filter 'config/*').
 # Pure service code that has unit tests is linked in by name.
 UNIT_EXTRA := $(addprefix $(BUILD)/obj/services/command/,render.o options.o validate.o) $(addprefix $(BUILD)/obj/services/gateway/,discord_json.o signature.o)
@@ -136,6 +145,9 @@ test-unit: all
 
 test-integration: all
 	tests/integration/e2e.sh
+
+bench-ledger: all
+	load/bench-ledger.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -33,6 +33,10 @@ run criterion build/bin/unit-tests --jobs 2
 ASAN_OPTIONS=detect_leaks=0 run criterion build-asan/bin/unit-tests --jobs 2
 run shell tests/integration/e2e.sh build/bin
 ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/e2e.sh build-asan/bin
+run shell tests/integration/commands.sh build/bin
+ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/commands.sh build-asan/bin
+run shell tests/integration/ledger.sh build/bin
+ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/ledger.sh build-asan/bin
 
 echo
 echo "make test: $passed passed, $failed failed"

@@ -66,12 +66,25 @@ cb_start_postgres() {
     if [ "$(id -u)" = 0 ]; then chown postgres "$dir" "$CB_RUN/logs/postgres.log"; fi
     cb_as_postgres "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 >"$CB_RUN/logs/initdb.log" 2>&1 \
         || { cat "$CB_RUN/logs/initdb.log" >&2; return 1; }
-    cb_as_postgres "$PG_BIN/pg_ctl" -D "$dir/data" -l "$CB_RUN/logs/postgres.log" -w -t 30 \
-        -o "-p $PG_PORT -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null \
-        || { cat "$CB_RUN/logs/postgres.log" >&2; return 1; }
+    cb_pg_start || return 1
     psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c 'CREATE DATABASE cordbank' >/dev/null
     PG_URL="postgresql://postgres@127.0.0.1:$PG_PORT/cordbank"
     export PG_PORT PG_URL
+}
+
+# Starts the cluster cb_start_postgres made (again, after cb_pg_stop), on the
+# same port. CB_PG_MAX_CONNECTIONS (default 200) for benchmarks with more clients.
+cb_pg_start() {
+    local dir=$CB_RUN/pg
+    cb_as_postgres "$PG_BIN/pg_ctl" -D "$dir/data" -l "$CB_RUN/logs/postgres.log" -w -t 30 \
+        -o "-p $PG_PORT -k $dir -c listen_addresses=127.0.0.1 -c max_connections=${CB_PG_MAX_CONNECTIONS:-200}" start >/dev/null \
+        || { cat "$CB_RUN/logs/postgres.log" >&2; return 1; }
+}
+
+# Stops PostgreSQL, for tests of an outage: mode fast (the default: sessions
+# are cut, as in a failover), immediate (a crash) or smart.
+cb_pg_stop() {
+    cb_as_postgres "$PG_BIN/pg_ctl" -D "$CB_RUN/pg/data" -m "${1:-fast}" -w -t 30 stop >/dev/null
 }
 
 cb_psql() { psql -X -q -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d cordbank "$@"; }
@@ -118,6 +131,31 @@ cb_start_services() {
         --balance-endpoints "tcp://$lo:$PORT_BALANCE_RPC" "${common[@]}"
     cb_spawn gateway "$bin/cordbank-gateway" --instance gateway-1 --http-port "$PORT_GATEWAY_HTTP" \
         --admin-port "$PORT_GATEWAY_ADMIN" --command-endpoints "tcp://$lo:$PORT_COMMAND_RPC" "${common[@]}"
+}
+
+# One balance instance on given ports, for tests that run several or restart
+# one: cb_start_balance NAME BIN RPC_PORT EVENTS_PORT ADMIN_PORT [FLAG...].
+# Its log is logs/NAME.log, its pid pids/NAME; starting NAME again (after a
+# kill) reuses both. Flags not given come from CORDBANK_* in the environment.
+cb_start_balance() {
+    local name=$1 bin=$2 rpc=$3 events=$4 admin=$5 lo=127.0.0.1; shift 5
+    cb_spawn "$name" "$bin/cordbank-balance" --instance "$name" --bind "tcp://$lo:$rpc" \
+        --events-bind "tcp://$lo:$events" --admin-port "$admin" --pg-url "$PG_URL" \
+        --metrics-endpoints "" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000 "$@"
+}
+
+# Waits until the admin port $1 answers 200 on /readyz (or fails after $2 s,
+# showing the log of $3).
+cb_wait_port_ready() {
+    local port=$1 timeout=${2:-30} name=${3:-} end=$((SECONDS + ${2:-30}))
+    until curl -sf -o /dev/null "http://127.0.0.1:$port/readyz"; do
+        if [ $SECONDS -ge $end ]; then
+            cb_log "${name:-port $port} not ready after ${timeout}s"
+            [ -z "$name" ] || tail -n 20 "$CB_RUN/logs/$name.log" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
 }
 
 # Waits until every service answers 200 on /readyz (or fails after $1 s).

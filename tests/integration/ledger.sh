@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# The ledger under concurrent load, an instance crash and a PostgreSQL
+# restart: PostgreSQL and three balance instances on loopback ports picked
+# at run time, driven by cordbank-ledger-load (64 requests in flight, pays
+# among 100 accounts, 5% of them repeats of an earlier key sent to another
+# instance). After each phase the ledger is checked in SQL: the invariants
+# hold, every acknowledged OK key is in transfers exactly once with the
+# transfer id it was acknowledged with, no refused key moved money, no
+# repeat got another outcome than its first.
+#
+#   tests/integration/ledger.sh [build/bin]
+#
+# About 60 s (the load phases take 20 + 12 + 15 s; LEDGER_LOAD_S scales the
+# first). Stops everything and removes its temp dir whatever happens.
+set -uo pipefail
+CB_BIN=${1:-${CB_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/bin}}
+. "$(dirname "$0")/../../deploy/local/lib.sh"
+. "$(dirname "$0")/../lib/assert.sh"
+
+LOAD=$CB_BIN/cordbank-ledger-load
+GUILD=424242
+ACCOUNTS=100
+CLIENTS=64
+DEADLINE_MS=2000
+export CB_LOG_LEVEL=${CB_LOG_LEVEL:-warn}
+
+cb_run_dir
+trap 'cb_stop_all' EXIT
+cb_start_postgres || exit 1
+
+# Three instances: RPC[i], EVENTS[i], ADMIN[i] ports.
+RPC=() EVENTS=() ADMIN=() ENDPOINTS=
+for i in 1 2 3; do
+    RPC[i]=$(cb_port) EVENTS[i]=$(cb_port) ADMIN[i]=$(cb_port)
+    cb_start_balance "balance-$i" "$CB_BIN" "${RPC[i]}" "${EVENTS[i]}" "${ADMIN[i]}"
+    ENDPOINTS="$ENDPOINTS${ENDPOINTS:+,}tcp://127.0.0.1:${RPC[i]}"
+done
+for i in 1 2 3; do cb_wait_port_ready "${ADMIN[i]}" 30 "balance-$i" || exit 1; done
+
+# run_load PHASE SECONDS [FLAG...]: cordbank-ledger-load in the background;
+# its summary goes to $CB_RUN/PHASE.json, its acked keys to PHASE.acked.
+run_load() {
+    local phase=$1 seconds=$2; shift 2
+    timeout -k 5 $((seconds + 60)) "$LOAD" --balance-endpoints "$ENDPOINTS" --concurrency "$CLIENTS" \
+        --duration-s "$seconds" --accounts "$ACCOUNTS" --guild "$GUILD" --repeat-ratio 0.05 \
+        --deadline-ms "$DEADLINE_MS" --key-prefix "$phase" --quiet \
+        --json "$CB_RUN/$phase.json" --acked-file "$CB_RUN/$phase.acked" "$@" \
+        >"$CB_RUN/logs/load-$phase.log" 2>&1 &
+    LOAD_PID=$!
+}
+# Waits for the load; expects exit 0 and a summary that says "correct".
+finish_load() {
+    local phase=$1 rc
+    wait "$LOAD_PID"; rc=$?
+    sed 's/^/       /' "$CB_RUN/logs/load-$phase.log"
+    expect_eq "$phase: the load tool exits 0" 0 "$rc"
+    J=$(cat "$CB_RUN/$phase.json" 2>/dev/null)
+    [ -n "$J" ] || J='{}'
+    expect_eq "$phase: no replay mismatch" 0 "$(jq '.replays.mismatched' <<<"$J")"
+    expect_eq "$phase: no reply broke the contract" "0 true" "$(jq -r '"\(.bad_replies) \(.correct)"' <<<"$J")"
+}
+jn() { jq -r "$1 // 0" <<<"$J"; }
+
+# check_ledger PHASE: the invariants, and the acked keys against transfers.
+check_ledger() {
+    local phase=$1 out
+    "$CB_BIN/cordbank-balance" --check-invariants --pg-url "$PG_URL" --metrics-endpoints "" \
+        >"$CB_RUN/logs/invariants-$phase.log" 2>&1
+    expect_eq "$phase: cordbank-balance --check-invariants exits 0" 0 $?
+    out=$(cb_psql -v ON_ERROR_STOP=1 2>&1 <<SQL
+CREATE TEMP TABLE acked (key text PRIMARY KEY, transfer_id bigint NOT NULL, status text NOT NULL);
+\copy acked FROM '$CB_RUN/$phase.acked' WITH (FORMAT text, DELIMITER ' ')
+SELECT (SELECT count(*) FROM acked WHERE status = 'OK'),
+       (SELECT count(*) FROM acked a
+         WHERE status = 'OK' AND (SELECT count(*) FROM transfers t WHERE t.idempotency_key = a.key) <> 1),
+       (SELECT count(*) FROM acked a JOIN transfers t ON t.idempotency_key = a.key
+         WHERE a.status = 'OK' AND t.id <> a.transfer_id),
+       (SELECT count(*) FROM acked a JOIN transfers t ON t.idempotency_key = a.key
+         WHERE a.status <> 'OK'),
+       (SELECT count(*) FROM transfers WHERE idempotency_key LIKE '$phase-%');
+SQL
+    )
+    local acked_ok not_once wrong_id refused_moved in_table
+    IFS='|' read -r acked_ok not_once wrong_id refused_moved in_table <<<"$out"
+    expect_match "$phase: acked keys load into SQL" '^[0-9]+\|[0-9]+\|[0-9]+\|[0-9]+\|[0-9]+$' "$out"
+    expect_match "$phase: some transfers were acked OK" '^[1-9]' "$acked_ok"
+    expect_eq "$phase: every acked OK key is in transfers exactly once" 0 "$not_once"
+    expect_eq "$phase: with the transfer id it was acked with" 0 "$wrong_id"
+    expect_eq "$phase: no refused key moved money" 0 "$refused_moved"
+    # Keys not acked (gave up, abandoned) may or may not have committed.
+    local unacked=$(( $(jn .gave_up) + $(jn .abandoned) ))
+    expect_eq "$phase: transfers of this phase are the acked ones, plus at most the unacked ($unacked)" \
+        yes "$([ "${in_table:-0}" -ge "${acked_ok:-1}" ] && [ $((in_table - acked_ok)) -le $unacked ] && echo yes || echo "no: $in_table rows, $acked_ok acked")"
+}
+
+section "a: ${LEDGER_LOAD_S:-20} s of pays, $CLIENTS in flight, 3 instances"
+run_load a "${LEDGER_LOAD_S:-20}" --seed-balance 100
+finish_load a
+expect_eq "a: every account was seeded" "$ACCOUNTS 0" "$(jq -r '"\(.seed.ok) \(.seed.failed)"' <<<"$J")"
+expect_match "a: pays succeeded" '^[1-9]' "$(jn .outcomes.OK)"
+expect_match "a: some were refused for insufficient funds" '^[1-9]' "$(jn .outcomes.INSUFFICIENT_FUNDS)"
+expect_match "a: repeats were sent" '^[1-9]' "$(jn .replays.sent)"
+expect_match "a: and matched their first outcome" '^[1-9]' "$(jn .replays.matched)"
+expect_eq "a: nothing gave up" 0 "$(jn .gave_up)"
+echo "       a: $(jn .tps) acked/s, p50 $(jn .p50_ms) ms, p99 $(jn .p99_ms) ms"
+check_ledger a
+
+section "b: kill -9 one instance during the load, then restart it"
+run_load b 12 --seed-balance 0
+sleep 4
+victim=$(cat "$CB_RUN/pids/balance-2")
+disown "$victim" 2>/dev/null   # no "Killed" notice from bash
+kill -KILL "$victim"
+for _ in $(seq 100); do kill -0 "$victim" 2>/dev/null || break; sleep 0.05; done
+sleep 3
+cb_start_balance balance-2 "$CB_BIN" "${RPC[2]}" "${EVENTS[2]}" "${ADMIN[2]}"
+cb_wait_port_ready "${ADMIN[2]}" 15 balance-2
+expect_eq "b: the killed instance comes back ready" 0 $?
+finish_load b
+expect_match "b: pays succeeded" '^[1-9]' "$(jn .outcomes.OK)"
+expect_match "b: attempts to the dead instance failed" '^[1-9]' "$(( $(jn .attempts.UNAVAILABLE) + $(jn .attempts.DEADLINE_EXCEEDED) ))"
+expect_match "b: and were retried on another" '^[1-9]' "$(jn .retries)"
+expect_eq "b: no request gave up (two instances were always up)" 0 "$(jn .gave_up)"
+served=$(curl -s "http://127.0.0.1:${ADMIN[2]}/metrics" \
+    | awk '/^cordbank_balance_transfers_total\{/ { n += $NF } END { print n + 0 }')
+expect_match "b: the restarted instance served transfers again" '^[1-9]' "$served"
+check_ledger b
+
+section "c: restart PostgreSQL during the load"
+run_load c 15 --seed-balance 0
+sleep 4
+cb_pg_stop fast
+expect_eq "c: PostgreSQL stopped" 0 $?
+sleep 2
+cb_pg_start
+expect_eq "c: PostgreSQL started again" 0 $?
+finish_load c
+expect_match "c: the outage was answered UNAVAILABLE" '^[1-9]' "$(jn .attempts.UNAVAILABLE)"
+expect_match "c: failures were answered within the deadline" '^[1-9]' "$(jn .failures.fast)"
+expect_eq "c: more answered fast than timed out" yes \
+    "$([ "$(jn .failures.fast)" -gt "$(jn .failures.timed_out)" ] && echo yes || echo "no: $(jq -c .failures <<<"$J")")"
+# Per second: OK before the first failure, and OK again after the last one.
+shape=$(jq -r '.per_second as $s | [range(0; $s.failed | length) | select($s.failed[.] > 0)] as $f
+    | if ($f | length) == 0 then "no failures"
+      else [(any(range(0; $f[0]); $s.ok[.] > 0)), (any(range($f[-1] + 1; $s.ok | length); $s.ok[.] > 0))]
+           | if . == [true, true] then "failed, then recovered" else "ok before/after: \(.)" end
+      end' <<<"$J")
+expect_eq "c: pays succeeded, failed, then succeeded again" "failed, then recovered" "$shape"
+echo "       c: per second ok $(jq -c .per_second.ok <<<"$J") failed $(jq -c .per_second.failed <<<"$J")"
+for i in 1 2 3; do
+    cb_wait_port_ready "${ADMIN[i]}" 10 "balance-$i"
+    expect_eq "c: balance-$i is ready again" 0 $?
+done
+check_ledger c
+
+summary ledger
