@@ -107,8 +107,10 @@ main (int argc, char **argv)
         {"pg-timeout-ms", CB_OPT_INT, "2000",
          "PostgreSQL statement_timeout in ms (the client waits 1 s more)",
          &cfg.pg_statement_timeout_ms, 100, 600000, false, NULL},
-        {"pg-pool", CB_OPT_INT, "4", "PostgreSQL connections of this instance", &cfg.pg_pool, 1, 64,
-         false, NULL},
+        {"pg-pool", CB_OPT_INT, "2",
+         "PostgreSQL connections of this instance (about the database's cores: more only add lock "
+         "waits between batches)",
+         &cfg.pg_pool, 1, 64, false, NULL},
         {"batch-window-us", CB_OPT_INT, "200",
          "how long a transfer waits for others to share its commit (group commit), in µs",
          &cfg.batch_window_us, 0, 100000, false, NULL},

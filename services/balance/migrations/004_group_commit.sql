@@ -51,7 +51,12 @@ DROP FUNCTION ledger_result (bigint, smallint, text, bigint[], bigint);
 CREATE FUNCTION ledger_batch (p_keys text[], p_guilds bigint[], p_kinds smallint[],
                               p_froms bigint[], p_tos bigint[], p_amounts bigint[],
                               p_actors bigint[], p_now_ms bigint[], p_cooldowns_ms bigint[])
-RETURNS SETOF ledger_outcome LANGUAGE plpgsql AS $$
+RETURNS SETOF ledger_outcome LANGUAGE plpgsql
+-- Every table here is reached through an index, never scanned: requests
+-- and transfers grow with every request. Without this, a plan cached while
+-- a table was small (or before its first ANALYZE) kept scanning it.
+SET enable_seqscan = off
+AS $$
 DECLARE
     n         int := coalesce (array_length (p_keys, 1), 0);
     -- the touched accounts, locked: 'guild:user' keys and states
