@@ -252,12 +252,20 @@ section "/work an hour later (every service restarted 61 minutes ahead)"
 # included, so every service moves together (each to its own start time
 # + 61 min, within milliseconds of each other): balance alone, ahead of
 # the others, would take every request for one past its deadline.
-for s in gateway command cache metrics; do stop_service "$s"; done
-for s in metrics balance cache command gateway; do
-    mapfile -t args <<<"${argv_of[$s]}"
-    cb_spawn "$s" env CORDBANK_FAKE_NOW_MS=$(($(date +%s%3N) + 61 * 60 * 1000)) "${args[@]}"
-done
-cb_wait_ready 30 || exit 1
+# restart_ahead MINUTES: every service stopped, then started again with its
+# wall clock MINUTES ahead of real time.
+restart_ahead() {
+    local s
+    for s in gateway command cache balance metrics; do
+        [ ! -f "$CB_RUN/pids/$s" ] || stop_service "$s"
+    done
+    for s in metrics balance cache command gateway; do
+        mapfile -t args <<<"${argv_of[$s]}"
+        cb_spawn "$s" env CORDBANK_FAKE_NOW_MS=$(($(date +%s%3N) + $1 * 60 * 1000)) "${args[@]}"
+    done
+    cb_wait_ready 30
+}
+restart_ahead 61 || exit 1
 interact --command work --guild "$G" --user 6001 --interaction-id 910101
 expect_match "the cooldown is over" '^You worked and earned [0-9]+ coins\. Your balance is [0-9]+ coins\.$' "$CONTENT"
 second=$(sed -nE 's/^You worked and earned ([0-9]+) coins.*/\1/p' <<<"$CONTENT")
@@ -269,6 +277,14 @@ interact --command daily --guild "$G" --user 6001 --interaction-id 910103
 expect_match "while /daily still waits its 24 h" '^You already claimed your daily reward\. Try again in 22h 5[0-9]m\.$' "$CONTENT"
 interact --command work --guild "$G" --user 6001 --interaction-id 910001
 expect_eq "the first /work's id still replays its outcome" "$first_work" "$CONTENT"
+
+section "/daily a day later (every service restarted 24 h 5 min ahead)"
+restart_ahead $((24 * 60 + 5)) || exit 1
+interact --command daily --guild "$G" --user 6001 --interaction-id 910201
+expect_match "the daily cooldown is over" '^You claimed your daily 100 coins\. Your balance is [0-9]+ coins\.$' "$CONTENT"
+interact --command daily --guild "$G" --user 6001 --interaction-id 910202
+expect_match "and starts again" '^You already claimed your daily reward\. Try again in 23h 59m\.$' "$CONTENT"
+expect_eq "two dailies in the ledger" 2 "$(cb_psql -c "SELECT count(*) FROM transfers WHERE guild_id = $G AND to_user = 6001 AND kind = 2")"
 
 section "drain"
 for s in gateway command cache balance metrics; do
