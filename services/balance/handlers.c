@@ -31,6 +31,15 @@ struct handlers {
 
 static const char *const s_kind_labels[KIND_COUNT] = {"unknown", "pay", "daily", "work", "grant"};
 
+static void s_publish (handlers_t *self, const char *trace_id, uint64_t guild_id,
+                       const ledger_outcome_t *outcome);
+
+static void
+s_on_late (void *arg, uint64_t guild_id, const ledger_outcome_t *outcome)
+{
+    s_publish ((handlers_t *) arg, "", guild_id, outcome);
+}
+
 handlers_t *
 handlers_new (ledger_t *ledger, cb_publisher_t *events, const handlers_rewards_t *rewards)
 {
@@ -42,6 +51,7 @@ handlers_new (ledger_t *ledger, cb_publisher_t *events, const handlers_rewards_t
     self->ledger = ledger;
     self->events = events;
     self->rewards = *rewards;
+    ledger_set_late (ledger, s_on_late, self);
     return self;
 }
 

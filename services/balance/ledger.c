@@ -106,6 +106,8 @@ struct ledger {
     zmq_pollitem_t timer_item;
     bool timer_armed;
     int sweep_id;
+    ledger_late_fn *late_fn;
+    void *late_arg;
     cb_log_limiter_t sql_log;
     cb_metric_t *duration[JOB_KINDS];
     cb_metric_t *batch_size;
@@ -676,6 +678,20 @@ s_retry_or_split (ledger_t *self, batch_t *batch, const PGresult *result, const 
     return true;
 }
 
+//  Transfers of the batch applied after their requests were answered.
+static void
+s_announce_late (ledger_t *self, const batch_t *batch, const PGresult *result)
+{
+    if (!self->late_fn || (size_t) PQntuples (result) != batch->count || PQnfields (result) != 9)
+        return;
+    for (size_t i = 0; i < batch->count; i++) {
+        ledger_outcome_t outcome;
+        if (batch->items[i]->answered && s_parse_outcome (result, (int) i, &outcome) == 0 &&
+            outcome.status == CORDBANK__STATUS__STATUS_OK && !outcome.replayed)
+            self->late_fn (self->late_arg, batch->items[i]->transfer.guild_id, &outcome);
+    }
+}
+
 static void
 s_on_result (void *arg, int rc, const PGresult *result, const char *error)
 {
@@ -684,6 +700,8 @@ s_on_result (void *arg, int rc, const PGresult *result, const char *error)
     s_track (self, batch, false);
     cb_histogram_observe (self->duration[batch->kind],
                           (double) (cb_mono_us () - batch->started_us) / 1e6);
+    if (rc == PG_OK && batch->kind == JOB_TRANSFER)
+        s_announce_late (self, batch, result);
     //  Items the sweep answered are dropped here, whatever the result.
     size_t kept = 0;
     for (size_t i = 0; i < batch->count; i++) {
@@ -891,6 +909,14 @@ ledger_error (const ledger_t *self)
 {
     assert (self);
     return pool_error (self->pool);
+}
+
+void
+ledger_set_late (ledger_t *self, ledger_late_fn *fn, void *arg)
+{
+    assert (self);
+    self->late_fn = fn;
+    self->late_arg = arg;
 }
 
 size_t

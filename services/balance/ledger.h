@@ -147,6 +147,12 @@ void ledger_history (ledger_t *self, uint64_t guild_id, uint64_t user_id, uint32
 void ledger_leaderboard (ledger_t *self, uint64_t guild_id, uint32_t page, uint32_t page_size,
                          int64_t deadline_unix_ms, ledger_done_fn *fn, void *arg);
 
+//  An applied transfer whose request was already answered UNAVAILABLE (its
+//  deadline passed while the batch was on the wire): the caller's retry
+//  will replay it, but its account changes must still be announced.
+typedef void (ledger_late_fn) (void *arg, uint64_t guild_id, const ledger_outcome_t *outcome);
+void ledger_set_late (ledger_t *self, ledger_late_fn *fn, void *arg);
+
 //  Requests waiting for a connection, and in flight.
 size_t ledger_pending (const ledger_t *self);
 

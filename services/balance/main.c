@@ -86,9 +86,11 @@ s_serve (cb_service_t *svc, const config_t *cfg)
         cb_service_set_ready_check (svc, s_is_ready, ledger);
         rc = cb_service_run (svc) == 0 ? 0 : 1;
     }
+    //  The ledger first: it answers what is still waiting through the
+    //  handlers, which publish through events.
+    ledger_destroy (&ledger);
     handlers_destroy (&handlers);
     cb_publisher_destroy (&events);
-    ledger_destroy (&ledger);
     return rc;
 }
 

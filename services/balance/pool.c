@@ -322,6 +322,8 @@ s_busy_step (conn_t *conn)
     }
     conn->state = CONN_IDLE;
     s_gauges (conn->pool);
+    //  The server answered: a healthy dependency, whatever the SQL said.
+    cb_breaker_success (&conn->pool->breaker);
     s_finish (conn, rc, error);
     if (conn->state == CONN_IDLE && conn->pool->on_idle)
         conn->pool->on_idle (conn->pool->idle_arg);
