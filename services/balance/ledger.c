@@ -29,9 +29,9 @@
 
 //  What the client waits beyond statement_timeout before giving up.
 #define LEDGER_CLIENT_MARGIN_MS 1000
-//  A request is answered this long before its deadline, so that the
+//  A request is answered this long before its deadline (three sweeps), so that the
 //  answer reaches the caller while it still waits.
-#define LEDGER_ANSWER_MARGIN_MS 5
+#define LEDGER_ANSWER_MARGIN_MS 15
 #define LEDGER_SWEEP_MS         5
 //  Whole-batch retries after a conflict (deadlock, serialization, a twin's key).
 #define LEDGER_MAX_ATTEMPTS 4

@@ -310,9 +310,17 @@ gw_interaction_clear (gw_interaction_t *self)
     self->command = NULL;
 }
 
+//  Every message carries allowed_mentions with an empty parse list: replies
+//  name members as <@id> (/leaderboard, /grant), and those must render
+//  without pinging anyone.
 static char *
 response_json (json_t *data)
 {
+    if (data &&
+        json_object_set_new (data, "allowed_mentions", json_pack ("{s:[]}", "parse")) != 0) {
+        json_decref (data);
+        data = NULL;
+    }
     json_t *root = data ? json_pack ("{s:i, s:o}", "type", 4, "data", data) : NULL;
     char *text = root ? json_dumps (root, JSON_COMPACT) : NULL;
     json_decref (root);

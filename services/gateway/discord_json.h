@@ -4,7 +4,8 @@
  *  it came from outside, so every field is validated here and a failure
  *  names the field ("\"member.user.id\" must be a snowflake string").
  *  Out: a CommandReply, or a plain message, becomes an interaction
- *  response (type 4, CHANNEL_MESSAGE_WITH_SOURCE).
+ *  response (type 4, CHANNEL_MESSAGE_WITH_SOURCE) whose allowed_mentions
+ *  parse list is empty: mentions render but never ping.
  */
 #ifndef GW_DISCORD_JSON_H
 #define GW_DISCORD_JSON_H

@@ -57,6 +57,7 @@ section "/balance and /daily"
 balance_of 5001
 expect_eq "a new member has 0" "<@5001> has 0 coins." "$CONTENT"
 expect_eq "a balance is public" 0 "$FLAGS"
+expect_eq "mentions in a reply never ping" '[]' "$(jq -c '.data.allowed_mentions.parse' <<<"$BODY")"
 interact --command daily --guild "$G" --user 5001 --interaction-id 900001
 expect_eq "/daily credits" "You claimed your daily 100 coins. Your balance is 100 coins." "$CONTENT"
 interact --command daily --guild "$G" --user 5001 --interaction-id 900002

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The ledger under concurrent load, an instance crash and a PostgreSQL
-# restart: PostgreSQL and three balance instances on loopback ports picked
+# The ledger under concurrent load, an instance crash, a PostgreSQL
+# restart and a PostgreSQL hang, and idempotency keys full of quotes and
+# backslashes: PostgreSQL and three balance instances on loopback ports picked
 # at run time, driven by cordbank-ledger-load (64 requests in flight, pays
 # among 100 accounts, 5% of them repeats of an earlier key sent to another
 # instance). After each phase the ledger is checked in SQL: the invariants
@@ -10,8 +11,9 @@
 #
 #   tests/integration/ledger.sh [build/bin]
 #
-# About 60 s (the load phases take 20 + 12 + 15 s; LEDGER_LOAD_S scales the
-# first). Stops everything and removes its temp dir whatever happens.
+# About 80 s (the load phases take 20 + 12 + 15 + 12 + 3 s; LEDGER_LOAD_S
+# scales the first). Stops everything (and resumes a stopped PostgreSQL)
+# and removes its temp dir whatever happens.
 set -uo pipefail
 CB_BIN=${1:-${CB_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/bin}}
 . "$(dirname "$0")/../../deploy/local/lib.sh"
@@ -24,8 +26,17 @@ CLIENTS=64
 DEADLINE_MS=2000
 export CB_LOG_LEVEL=${CB_LOG_LEVEL:-warn}
 
+# Processes of this run's PostgreSQL that phase d stopped: resumed on any
+# exit, or pg_ctl could not stop them.
+PG_STOPPED=
+pg_resume() {
+    [ -n "$PG_STOPPED" ] || return 0
+    kill -CONT $PG_STOPPED 2>/dev/null
+    PG_STOPPED=
+}
+
 cb_run_dir
-trap 'cb_stop_all' EXIT
+trap 'pg_resume; cb_stop_all' EXIT
 cb_start_postgres || exit 1
 
 # Three instances: RPC[i], EVENTS[i], ADMIN[i] ports.
@@ -39,11 +50,13 @@ for i in 1 2 3; do cb_wait_port_ready "${ADMIN[i]}" 30 "balance-$i" || exit 1; d
 
 # run_load PHASE SECONDS [FLAG...]: cordbank-ledger-load in the background;
 # its summary goes to $CB_RUN/PHASE.json, its acked keys to PHASE.acked.
+# Keys are PREFIX-N, PREFIX being $KEYS (default: the phase); each attempt's
+# deadline is $DEADLINE (default $DEADLINE_MS).
 run_load() {
     local phase=$1 seconds=$2; shift 2
     timeout -k 5 $((seconds + 60)) "$LOAD" --balance-endpoints "$ENDPOINTS" --concurrency "$CLIENTS" \
         --duration-s "$seconds" --accounts "$ACCOUNTS" --guild "$GUILD" --repeat-ratio 0.05 \
-        --deadline-ms "$DEADLINE_MS" --key-prefix "$phase" --quiet \
+        --deadline-ms "${DEADLINE:-$DEADLINE_MS}" --key-prefix "${KEYS:-$phase}" --quiet \
         --json "$CB_RUN/$phase.json" --acked-file "$CB_RUN/$phase.acked" "$@" \
         >"$CB_RUN/logs/load-$phase.log" 2>&1 &
     LOAD_PID=$!
@@ -60,16 +73,29 @@ finish_load() {
     expect_eq "$phase: no reply broke the contract" "0 true" "$(jq -r '"\(.bad_replies) \(.correct)"' <<<"$J")"
 }
 jn() { jq -r "$1 // 0" <<<"$J"; }
+# Per second of $J: OK before the first failure, and OK again after the last one.
+shape() {
+    jq -r '.per_second as $s | [range(0; $s.failed | length) | select($s.failed[.] > 0)] as $f
+        | if ($f | length) == 0 then "no failures"
+          else [(any(range(0; $f[0]); $s.ok[.] > 0)), (any(range($f[-1] + 1; $s.ok | length); $s.ok[.] > 0))]
+               | if . == [true, true] then "failed, then recovered" else "ok before/after: \(.)" end
+          end' <<<"$J"
+}
 
-# check_ledger PHASE: the invariants, and the acked keys against transfers.
+# check_ledger PHASE [PREFIX]: the invariants, and the acked keys (named
+# PREFIX-N; PREFIX defaults to the phase) against transfers.
 check_ledger() {
-    local phase=$1 out
+    local phase=$1 prefix=${2:-$1} out
     "$CB_BIN/cordbank-balance" --check-invariants --pg-url "$PG_URL" --metrics-endpoints "" \
         >"$CB_RUN/logs/invariants-$phase.log" 2>&1
     expect_eq "$phase: cordbank-balance --check-invariants exits 0" 0 $?
-    out=$(cb_psql -v ON_ERROR_STOP=1 2>&1 <<SQL
+    # COPY's text format reads a backslash as an escape: double them, so
+    # that keys holding one load as written. The prefix reaches SQL as a
+    # psql variable, quoted by psql (:'prefix'), never pasted into the text.
+    sed 's/\\/\\\\/g' "$CB_RUN/$phase.acked" >"$CB_RUN/$phase.acked.copy"
+    out=$(cb_psql -v ON_ERROR_STOP=1 -v prefix="$prefix-" 2>&1 <<SQL
 CREATE TEMP TABLE acked (key text PRIMARY KEY, transfer_id bigint NOT NULL, status text NOT NULL);
-\copy acked FROM '$CB_RUN/$phase.acked' WITH (FORMAT text, DELIMITER ' ')
+\copy acked FROM '$CB_RUN/$phase.acked.copy' WITH (FORMAT text, DELIMITER ' ')
 SELECT (SELECT count(*) FROM acked WHERE status = 'OK'),
        (SELECT count(*) FROM acked a
          WHERE status = 'OK' AND (SELECT count(*) FROM transfers t WHERE t.idempotency_key = a.key) <> 1),
@@ -77,7 +103,7 @@ SELECT (SELECT count(*) FROM acked WHERE status = 'OK'),
          WHERE a.status = 'OK' AND t.id <> a.transfer_id),
        (SELECT count(*) FROM acked a JOIN transfers t ON t.idempotency_key = a.key
          WHERE a.status <> 'OK'),
-       (SELECT count(*) FROM transfers WHERE idempotency_key LIKE '$phase-%');
+       (SELECT count(*) FROM transfers WHERE starts_with(idempotency_key, :'prefix'));
 SQL
     )
     local acked_ok not_once wrong_id refused_moved in_table
@@ -139,18 +165,96 @@ expect_match "c: the outage was answered UNAVAILABLE" '^[1-9]' "$(jn .attempts.U
 expect_match "c: failures were answered within the deadline" '^[1-9]' "$(jn .failures.fast)"
 expect_eq "c: more answered fast than timed out" yes \
     "$([ "$(jn .failures.fast)" -gt "$(jn .failures.timed_out)" ] && echo yes || echo "no: $(jq -c .failures <<<"$J")")"
-# Per second: OK before the first failure, and OK again after the last one.
-shape=$(jq -r '.per_second as $s | [range(0; $s.failed | length) | select($s.failed[.] > 0)] as $f
-    | if ($f | length) == 0 then "no failures"
-      else [(any(range(0; $f[0]); $s.ok[.] > 0)), (any(range($f[-1] + 1; $s.ok | length); $s.ok[.] > 0))]
-           | if . == [true, true] then "failed, then recovered" else "ok before/after: \(.)" end
-      end' <<<"$J")
-expect_eq "c: pays succeeded, failed, then succeeded again" "failed, then recovered" "$shape"
+expect_eq "c: pays succeeded, failed, then succeeded again" "failed, then recovered" "$(shape)"
 echo "       c: per second ok $(jq -c .per_second.ok <<<"$J") failed $(jq -c .per_second.failed <<<"$J")"
 for i in 1 2 3; do
     cb_wait_port_ready "${ADMIN[i]}" 10 "balance-$i"
     expect_eq "c: balance-$i is ready again" 0 $?
 done
 check_ledger c
+
+# The postmaster of this run (its pid file, and its command line names this
+# run's data dir) and its children: the backends and auxiliary processes.
+# Never any other PostgreSQL of the machine.
+pg_run_pids() {
+    local data=$CB_RUN/pg/data pm
+    read -r pm <"$data/postmaster.pid" 2>/dev/null || return 1
+    tr '\0' ' ' <"/proc/$pm/cmdline" 2>/dev/null | grep -qF -- "-D $data " || return 1
+    echo "$pm" $(pgrep -P "$pm")
+}
+# stopped_count WANT PID...: how many of the pids are stopped (state T),
+# once that is WANT or after 2 s (a signal takes a moment to land).
+stopped_count() {
+    local want=$1 pid n tries; shift
+    for tries in $(seq 40); do
+        n=0
+        for pid in "$@"; do
+            # The state follows the parenthesised command name, which may hold spaces.
+            [ "$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)" = T ] && n=$((n + 1))
+        done
+        [ "$n" -ne "$want" ] || break
+        sleep 0.05
+    done
+    echo "$n"
+}
+
+section "d: PostgreSQL hangs (SIGSTOP) for 4 s during the load; 1 s deadlines"
+DEADLINE=1000 run_load d 12 --seed-balance 0
+sleep 3
+# The postmaster first, so that it forks no backend we would miss.
+if pm=$(pg_run_pids); then
+    pm=${pm%% *}
+    kill -STOP "$pm" && PG_STOPPED=$pm
+    PG_STOPPED="$PG_STOPPED $(pgrep -P "$pm" | tr '\n' ' ')"
+    kill -STOP $PG_STOPPED
+fi
+read -ra stopped <<<"$PG_STOPPED"
+expect_match "d: found this run's postmaster and its backends" '^[0-9]+ [0-9]+' "$PG_STOPPED"
+expect_eq "d: all ${#stopped[@]} of them are stopped" "${#stopped[@]}" "$(stopped_count "${#stopped[@]}" "${stopped[@]}")"
+sleep 4
+pg_resume
+expect_eq "d: and running again" 0 "$(stopped_count 0 "${stopped[@]}")"
+finish_load d
+expect_match "d: the hang was answered UNAVAILABLE" '^[1-9]' "$(jn .attempts.UNAVAILABLE)"
+# Failures within the attempt's 1 s deadline: the balance answers by then
+# (its own deadline is the request's, less 5 ms), so the client does not
+# wait it out. A reply racing the client's own deadline may lose: allow 5%.
+fast=$(jn .failures.fast) late=$(jn .failures.timed_out)
+unavailable=$(jn .attempts.UNAVAILABLE) exceeded=$(jn .attempts.DEADLINE_EXCEEDED)
+expect_match "d: failures were answered within the deadline" '^[1-9]' "$fast"
+expect_eq "d: at most 5% waited it out ($late of $((fast + late)))" yes \
+    "$([ $((late * 20)) -le $((fast + late)) ] && echo yes || echo no)"
+expect_eq "d: at least 95% of the failed attempts were UNAVAILABLE ($unavailable of $((unavailable + exceeded)))" yes \
+    "$([ $((exceeded * 20)) -le $((unavailable + exceeded)) ] && echo yes || echo no)"
+expect_eq "d: pays succeeded, failed, then succeeded again" "failed, then recovered" "$(shape)"
+expect_eq "d: pays succeeded in each of the last 3 s (the hang ended 5 s before)" true \
+    "$(jq '.per_second.ok | length >= 12 and (.[9:12] | all(. > 0))' <<<"$J")"
+echo "       d: $(jq -c '{attempts, failures, gave_up, retries, p99_ms, max_ms}' <<<"$J")"
+echo "       d: per second ok $(jq -c .per_second.ok <<<"$J") failed $(jq -c .per_second.failed <<<"$J")"
+for i in 1 2 3; do
+    cb_wait_port_ready "${ADMIN[i]}" 10 "balance-$i"
+    expect_eq "d: balance-$i is ready again" 0 $?
+done
+check_ledger d
+
+# Every printable ASCII character that means something to a shell, JSON,
+# CSV, COPY or SQL (LIKE's % and _ too); COPY's \N null marker on purpose.
+AWKWARD='e"\,{}'"'"'%_$`;:\N'
+section "e: idempotency keys with quotes, backslashes and braces: $AWKWARD-N"
+KEYS=$AWKWARD run_load e 3 --seed-balance 0
+finish_load e
+expect_match "e: pays succeeded" '^[1-9]' "$(jn .outcomes.OK)"
+expect_eq "e: nothing gave up" 0 "$(( $(jn .gave_up) + $(jn .abandoned) ))"
+expect_eq "e: the summary names the prefix as given" "$AWKWARD" "$(jq -r .config.key_prefix <<<"$J")"
+check_ledger e "$AWKWARD"
+# Byte for byte: the acked OK keys, sorted, against the stored ones.
+want=$(awk '$3 == "OK" { print $1 }' "$CB_RUN/e.acked" | LC_ALL=C sort | md5sum)
+got=$(cb_psql -v prefix="$AWKWARD-" <<'SQL' | md5sum
+SELECT idempotency_key FROM transfers WHERE starts_with(idempotency_key, :'prefix')
+ ORDER BY idempotency_key COLLATE "C";
+SQL
+)
+expect_eq "e: the stored keys are the acked ones, byte for byte" "$want" "$got"
+expect_match "e: and there are some" '^[1-9]' "$(awk '$3 == "OK"' "$CB_RUN/e.acked" | wc -l)"
 
 summary ledger

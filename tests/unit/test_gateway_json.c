@@ -439,7 +439,8 @@ Test (gateway_json, resolved_users_are_checked)
 //  ---------------------------------------------------------------------------
 //  Interaction responses
 
-//  text parsed back; the caller decrefs.
+//  text parsed back; the caller decrefs. Every message suppresses pings:
+//  data.allowed_mentions is exactly {"parse":[]}.
 static json_t *
 loads (char *text)
 {
@@ -448,6 +449,10 @@ loads (char *text)
     json_t *root = json_loads (text, 0, &error);
     cr_assert_not_null (root, "not JSON (%s): %s", error.text, text);
     cr_assert_eq (json_integer_value (json_object_get (root, "type")), 4, "%s", text);
+    json_t *mentions = json_object_get (json_object_get (root, "data"), "allowed_mentions");
+    json_t *parse = json_object_get (mentions, "parse");
+    cr_assert (json_is_object (mentions) && json_object_size (mentions) == 1, "%s", text);
+    cr_assert (json_is_array (parse) && json_array_size (parse) == 0, "%s", text);
     free (text);
     return root;
 }
@@ -459,11 +464,28 @@ Test (gateway_json, pong_and_plain_messages)
     free (text);
     text = gw_json_message ("cordbank works inside servers only.", true);
     cr_assert_str_eq (text, "{\"type\":4,\"data\":{\"content\":\"cordbank works inside servers "
-                            "only.\",\"flags\":64}}");
+                            "only.\",\"flags\":64,\"allowed_mentions\":{\"parse\":[]}}}");
     free (text);
     text = gw_json_message ("hi", false);
-    cr_assert_str_eq (text, "{\"type\":4,\"data\":{\"content\":\"hi\"}}");
+    cr_assert_str_eq (
+        text, "{\"type\":4,\"data\":{\"content\":\"hi\",\"allowed_mentions\":{\"parse\":[]}}}");
     free (text);
+}
+
+//  /leaderboard and /grant name members as <@id>: shown, never pinged.
+Test (gateway_json, mentions_render_but_never_ping)
+{
+    char content[] = "<@1> granted 5 coins to <@2>. @everyone @here <@&3>";
+    Cordbank__CommandReply reply = CORDBANK__COMMAND_REPLY__INIT;
+    reply.content = content;
+    json_t *root = loads (gw_json_reply (&reply));
+    json_t *data = json_object_get (root, "data");
+    cr_assert_str_eq (json_string_value (json_object_get (data, "content")), content,
+                      "the mentions stay in the text");
+    json_decref (root);
+    reply.ephemeral = true;
+    json_decref (loads (gw_json_reply (&reply)));
+    json_decref (loads (gw_json_message (content, false)));
 }
 
 Test (gateway_json, reply_flags_64_only_when_ephemeral)
@@ -484,7 +506,7 @@ Test (gateway_json, reply_flags_64_only_when_ephemeral)
     root = loads (gw_json_reply (&reply));
     data = json_object_get (root, "data");
     cr_assert_null (json_object_get (data, "flags"));
-    cr_assert_eq (json_object_size (data), 1, "only content");
+    cr_assert_eq (json_object_size (data), 2, "only content and allowed_mentions");
     json_decref (root);
 }
 
