@@ -41,7 +41,7 @@ LIBS_balance := -lpq
 LIBS_cache   := -lhiredis
 LIBS_metrics :=
 LIBS_sim     := -lcurl
-LIBS_unit    := -lcriterion -lcurl
+LIBS_unit    := -lcriterion -lcurl -lpq
 
 GEN_C      := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 GEN_H      := $(GEN_C:.c=.h)
@@ -123,7 +123,8 @@ $(BUILD)/bin/cordbank-ledger-load: $(LEDGER_LOAD_OBJ) $(LIBCOMMON)
 
 # One runner for every module's tests (run one: unit-tests --filter 'config/*').
 # Pure service code that has unit tests is linked in by name.
-UNIT_EXTRA := $(addprefix $(BUILD)/obj/services/command/,render.o options.o validate.o) $(addprefix $(BUILD)/obj/services/gateway/,discord_json.o signature.o)
+UNIT_EXTRA := $(addprefix $(BUILD)/obj/services/command/,render.o options.o validate.o) $(addprefix $(BUILD)/obj/services/gateway/,discord_json.o signature.o) \
+    $(BUILD)/obj/services/balance/ledger_sql.o
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRC))
 $(UNIT_BIN): $(UNIT_OBJ) $(UNIT_EXTRA) $(LIBCOMMON)
 	@mkdir -p $(dir $@)

@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "services/balance/pg.h"
+#include "services/balance/ledger_sql.h"
 #include "services/balance/pool.h"
 
 //  What the client waits beyond statement_timeout before giving up.
@@ -35,28 +36,6 @@
 #define LEDGER_SWEEP_MS         5
 //  Whole-batch retries after a conflict (deadlock, serialization, a twin's key).
 #define LEDGER_MAX_ATTEMPTS 4
-
-#define SQL_TRANSFERS                                                                              \
-    "SELECT status, message, transfer_id, amount, users, balances, versions, retry_at_ms, "        \
-    "replayed FROM ledger_batch ($1::text[], $2::bigint[], $3::smallint[], $4::bigint[], "         \
-    "$5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[])"
-#define SQL_GETS                                                                                   \
-    "SELECT coalesce (a.balance, 0), coalesce (a.version, 0) "                                     \
-    "FROM unnest ($1::bigint[], $2::bigint[]) WITH ORDINALITY AS q (g, u, n) "                     \
-    "LEFT JOIN accounts a ON a.guild_id = q.g AND a.user_id = q.u ORDER BY q.n"
-//  Newest first, from the legs_account index; one row more than asked
-//  tells whether there is more.
-#define SQL_HISTORY                                                                                \
-    "SELECT t.id, t.kind, t.from_user, t.to_user, t.amount, l.delta, t.actor, "                    \
-    "(extract (epoch FROM t.created_at) * 1000)::bigint "                                          \
-    "FROM legs l JOIN transfers t ON t.id = l.transfer_id "                                        \
-    "WHERE l.guild_id = $1::bigint AND l.user_id = $2::bigint AND l.transfer_id < $3::bigint "     \
-    "ORDER BY l.transfer_id DESC LIMIT $4::int"
-//  From the accounts_leaderboard index (migrations/004).
-#define SQL_BOARD                                                                                  \
-    "SELECT user_id, balance FROM accounts "                                                       \
-    "WHERE guild_id = $1::bigint AND user_id <> 0 AND balance > 0 "                                \
-    "ORDER BY balance DESC, user_id LIMIT $2::int OFFSET $3::int"
 
 typedef enum { JOB_TRANSFER = 0, JOB_GET, JOB_HISTORY, JOB_BOARD, JOB_KINDS } job_kind_t;
 
@@ -74,10 +53,10 @@ typedef struct item {
     void *arg;
     ledger_request_t transfer; // JOB_TRANSFER; idempotency_key points at key
     char *key;
-    uint64_t guild_id, user_id; // GET, HISTORY, BOARD
-    uint32_t count;             // HISTORY limit, BOARD page size
-    uint32_t page;              // BOARD
-    uint64_t before;            // HISTORY
+    ledger_account_key_t account; // GET, HISTORY; BOARD: the guild
+    uint32_t count;               // HISTORY limit, BOARD page size
+    uint32_t page;                // BOARD
+    uint64_t before;              // HISTORY
 } item_t;
 
 typedef struct {
@@ -252,150 +231,6 @@ s_out_of_memory (ledger_done_fn *fn, void *arg)
 }
 
 // ---------------------------------------------------------------------
-//  Parameters and results
-
-static void
-s_id (FILE *out, uint64_t id)
-{
-    fprintf (out, "%" PRId64, (int64_t) id);
-}
-
-//  A text[] element: quoted, with \ and " escaped.
-static void
-s_quoted (FILE *out, const char *text)
-{
-    fputc ('"', out);
-    for (const char *c = text; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fputc ('\\', out);
-        fputc (*c, out);
-    }
-    fputc ('"', out);
-}
-
-typedef enum {
-    COL_KEY = 0,
-    COL_GUILD,
-    COL_KIND,
-    COL_FROM,
-    COL_TO,
-    COL_AMOUNT,
-    COL_ACTOR,
-    COL_NOW,
-    COL_COOLDOWN,
-    COL_COUNT
-} column_t;
-
-static void
-s_transfer_value (FILE *out, const ledger_request_t *r, column_t column)
-{
-    switch (column) {
-    case COL_KEY:
-        s_quoted (out, r->idempotency_key);
-        break;
-    case COL_GUILD:
-        s_id (out, r->guild_id);
-        break;
-    case COL_KIND:
-        fprintf (out, "%d", r->kind);
-        break;
-    case COL_FROM:
-        s_id (out, r->from_user);
-        break;
-    case COL_TO:
-        s_id (out, r->to_user);
-        break;
-    case COL_AMOUNT:
-        fprintf (out, "%" PRId64, r->amount);
-        break;
-    case COL_ACTOR:
-        s_id (out, r->actor);
-        break;
-    case COL_NOW:
-        fprintf (out, "%" PRId64, r->now_ms);
-        break;
-    default:
-        fprintf (out, "%" PRId64, r->cooldown_ms);
-        break;
-    }
-}
-
-//  One '{...}' text array per column of a batch. 0, or -1 out of memory.
-static int
-s_batch_params (const batch_t *batch, char **params, int columns)
-{
-    for (int column = 0; column < columns; column++) {
-        size_t size = 0;
-        FILE *out = open_memstream (&params[column], &size);
-        if (!out)
-            return -1;
-        fputc ('{', out);
-        for (size_t i = 0; i < batch->count; i++) {
-            const item_t *item = batch->items[i];
-            if (i)
-                fputc (',', out);
-            if (batch->kind == JOB_TRANSFER)
-                s_transfer_value (out, &item->transfer, (column_t) column);
-            else
-                s_id (out, column == 0 ? item->guild_id : item->user_id);
-        }
-        fputc ('}', out);
-        if (fclose (out) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int64_t
-s_int (const PGresult *result, int row, int column)
-{
-    return PQgetisnull (result, row, column) ? 0
-                                             : strtoll (PQgetvalue (result, row, column), NULL, 10);
-}
-
-//  "{1,2}" into out; how many values were read.
-static size_t
-s_parse_array (const char *text, int64_t *out, size_t max)
-{
-    size_t count = 0;
-    const char *cursor = *text == '{' ? text + 1 : text;
-    while (count < max && *cursor && *cursor != '}') {
-        char *end;
-        out[count] = strtoll (cursor, &end, 10);
-        if (end == cursor)
-            break;
-        count++;
-        cursor = *end == ',' ? end + 1 : end;
-    }
-    return count;
-}
-
-//  Row `row` of ledger_batch's result. 0, or -1 on a malformed row.
-static int
-s_parse_outcome (const PGresult *result, int row, ledger_outcome_t *outcome)
-{
-    memset (outcome, 0, sizeof *outcome);
-    outcome->status = (Cordbank__Status) s_int (result, row, 0);
-    snprintf (outcome->message, sizeof outcome->message, "%s", PQgetvalue (result, row, 1));
-    outcome->transfer_id = (uint64_t) s_int (result, row, 2);
-    outcome->amount = s_int (result, row, 3);
-    int64_t users[LEDGER_MAX_ACCOUNTS], balances[LEDGER_MAX_ACCOUNTS],
-        versions[LEDGER_MAX_ACCOUNTS];
-    size_t count = s_parse_array (PQgetvalue (result, row, 4), users, LEDGER_MAX_ACCOUNTS);
-    if (s_parse_array (PQgetvalue (result, row, 5), balances, LEDGER_MAX_ACCOUNTS) != count ||
-        s_parse_array (PQgetvalue (result, row, 6), versions, LEDGER_MAX_ACCOUNTS) != count)
-        return -1;
-    for (size_t i = 0; i < count; i++)
-        outcome->accounts[i] = (ledger_account_t){.user_id = (uint64_t) users[i],
-                                                  .balance = balances[i],
-                                                  .version = (uint64_t) versions[i]};
-    outcome->account_count = count;
-    outcome->retry_at_ms = s_int (result, row, 7);
-    outcome->replayed = strcmp (PQgetvalue (result, row, 8), "t") == 0;
-    return 0;
-}
-
-// ---------------------------------------------------------------------
 //  Batches
 
 static void s_on_result (void *arg, int rc, const PGresult *result, const char *error);
@@ -426,50 +261,42 @@ s_track (ledger_t *self, batch_t *batch, bool on)
         self->inflight -= batch->count;
 }
 
+//  The statement for a batch. 0, or -1 out of memory.
+static int
+s_statement (const batch_t *batch, ledger_statement_t *statement)
+{
+    const item_t *first = batch->items[0];
+    if (batch->kind == JOB_HISTORY)
+        return ledger_sql_history (statement, first->account.guild_id, first->account.user_id,
+                                   first->count, first->before);
+    if (batch->kind == JOB_BOARD)
+        return ledger_sql_board (statement, first->account.guild_id, first->page, first->count);
+    const void **rows = malloc (batch->count * sizeof *rows);
+    if (!rows)
+        return -1;
+    for (size_t i = 0; i < batch->count; i++)
+        rows[i] = batch->kind == JOB_TRANSFER ? (const void *) &batch->items[i]->transfer
+                                              : (const void *) &batch->items[i]->account;
+    int rc =
+        batch->kind == JOB_TRANSFER
+            ? ledger_sql_transfers (statement, (const ledger_request_t *const *) rows, batch->count)
+            : ledger_sql_gets (statement, (const ledger_account_key_t *const *) rows, batch->count);
+    free (rows);
+    return rc;
+}
+
 //  Sends batch on a free connection. 0, or -1 (nothing was sent).
 static int
 s_send (ledger_t *self, batch_t *batch)
 {
-    char *arrays[COL_COUNT] = {NULL};
-    char ints[4][24];
-    const char *params[COL_COUNT];
-    const char *sql;
-    int nparams;
-    int rc = -1;
-    const item_t *item = batch->items[0];
-    if (batch->kind == JOB_TRANSFER || batch->kind == JOB_GET) {
-        nparams = batch->kind == JOB_TRANSFER ? COL_COUNT : 2;
-        sql = batch->kind == JOB_TRANSFER ? SQL_TRANSFERS : SQL_GETS;
-        if (s_batch_params (batch, arrays, nparams) != 0)
-            goto done;
-        for (int i = 0; i < nparams; i++)
-            params[i] = arrays[i];
-    } else if (batch->kind == JOB_HISTORY) {
-        snprintf (ints[0], sizeof ints[0], "%" PRId64, (int64_t) item->guild_id);
-        snprintf (ints[1], sizeof ints[1], "%" PRId64, (int64_t) item->user_id);
-        snprintf (ints[2], sizeof ints[2], "%" PRId64,
-                  item->before == 0 || item->before > INT64_MAX ? INT64_MAX
-                                                                : (int64_t) item->before);
-        snprintf (ints[3], sizeof ints[3], "%u", item->count + 1);
-        sql = SQL_HISTORY;
-        nparams = 4;
-        for (int i = 0; i < nparams; i++)
-            params[i] = ints[i];
-    } else {
-        snprintf (ints[0], sizeof ints[0], "%" PRId64, (int64_t) item->guild_id);
-        snprintf (ints[1], sizeof ints[1], "%u", item->count + 1);
-        snprintf (ints[2], sizeof ints[2], "%" PRIu64, (uint64_t) (item->page - 1) * item->count);
-        sql = SQL_BOARD;
-        nparams = 3;
-        for (int i = 0; i < nparams; i++)
-            params[i] = ints[i];
-    }
+    ledger_statement_t statement;
+    if (s_statement (batch, &statement) != 0)
+        return -1;
     batch->started_us = cb_mono_us ();
     int64_t timeout_ms = self->statement_timeout_ms + LEDGER_CLIENT_MARGIN_MS;
-    rc = pool_send (self->pool, sql, nparams, params, timeout_ms, s_on_result, batch);
-done:
-    for (int i = 0; i < COL_COUNT; i++)
-        free (arrays[i]);
+    int rc = pool_send (self->pool, statement.sql, statement.nparams,
+                        (const char *const *) statement.params, timeout_ms, s_on_result, batch);
+    ledger_statement_clear (&statement);
     return rc;
 }
 
@@ -560,17 +387,12 @@ s_pump (ledger_t *self, bool window_over)
 static void
 s_transfers_done (batch_t *batch, const PGresult *result)
 {
-    if ((size_t) PQntuples (result) != batch->count || PQnfields (result) != 9) {
-        for (size_t i = 0; i < batch->count; i++)
-            s_answer_error (batch->items[i], LEDGER_INTERNAL,
-                            "ledger_batch returned an unexpected shape");
-        return;
-    }
+    bool shaped = ledger_sql_transfers_shaped (result, batch->count);
     for (size_t i = 0; i < batch->count; i++) {
         ledger_outcome_t outcome;
-        if (s_parse_outcome (result, (int) i, &outcome) != 0) {
+        if (!shaped || ledger_sql_outcome (result, (int) i, &outcome) != 0) {
             s_answer_error (batch->items[i], LEDGER_INTERNAL,
-                            "ledger_batch returned uneven accounts");
+                            "ledger_batch returned rows of an unexpected shape");
             continue;
         }
         ledger_result_t answer = {.rc = LEDGER_OK, .outcome = &outcome};
@@ -581,15 +403,14 @@ s_transfers_done (batch_t *batch, const PGresult *result)
 static void
 s_gets_done (batch_t *batch, const PGresult *result)
 {
-    bool shaped = (size_t) PQntuples (result) == batch->count && PQnfields (result) == 2;
+    bool shaped = ledger_sql_gets_shaped (result, batch->count);
     for (size_t i = 0; i < batch->count; i++) {
+        ledger_result_t answer = {.rc = LEDGER_OK};
         if (!shaped) {
             s_answer_error (batch->items[i], LEDGER_INTERNAL, "unexpected balance rows");
             continue;
         }
-        ledger_result_t answer = {.rc = LEDGER_OK,
-                                  .balance = s_int (result, (int) i, 0),
-                                  .version = (uint64_t) s_int (result, (int) i, 1)};
+        ledger_sql_balance (result, (int) i, &answer.balance, &answer.version);
         s_answer (batch->items[i], &answer);
     }
 }
@@ -597,24 +418,8 @@ s_gets_done (batch_t *batch, const PGresult *result)
 static void
 s_history_done (item_t *item, const PGresult *result)
 {
-    ledger_history_t history = {0};
-    int rows = PQntuples (result);
-    for (int row = 0; row < rows && PQnfields (result) == 8; row++) {
-        if (history.count == item->count) {
-            history.has_more = true;
-            break;
-        }
-        history.entries[history.count++] = (ledger_history_entry_t){
-            .transfer_id = (uint64_t) s_int (result, row, 0),
-            .kind = (int) s_int (result, row, 1),
-            .from_user = (uint64_t) s_int (result, row, 2),
-            .to_user = (uint64_t) s_int (result, row, 3),
-            .amount = s_int (result, row, 4),
-            .delta = s_int (result, row, 5),
-            .actor = (uint64_t) s_int (result, row, 6),
-            .created_ms = s_int (result, row, 7),
-        };
-    }
+    ledger_history_t history;
+    ledger_sql_history_rows (result, item->count, &history);
     ledger_result_t answer = {.rc = LEDGER_OK, .history = &history};
     s_answer (item, &answer);
 }
@@ -622,21 +427,8 @@ s_history_done (item_t *item, const PGresult *result)
 static void
 s_board_done (item_t *item, const PGresult *result)
 {
-    ledger_board_t board = {0};
-    int rows = PQntuples (result);
-    uint64_t first_rank = (uint64_t) (item->page - 1) * item->count + 1;
-    for (int row = 0; row < rows && PQnfields (result) == 2; row++) {
-        if (board.count == item->count) {
-            board.has_more = true;
-            break;
-        }
-        board.entries[board.count] = (ledger_board_entry_t){
-            .rank = (uint32_t) (first_rank + board.count),
-            .user_id = (uint64_t) s_int (result, row, 0),
-            .balance = s_int (result, row, 1),
-        };
-        board.count++;
-    }
+    ledger_board_t board;
+    ledger_sql_board_rows (result, item->page, item->count, &board);
     ledger_result_t answer = {.rc = LEDGER_OK, .board = &board};
     s_answer (item, &answer);
 }
@@ -682,11 +474,11 @@ s_retry_or_split (ledger_t *self, batch_t *batch, const PGresult *result, const 
 static void
 s_announce_late (ledger_t *self, const batch_t *batch, const PGresult *result)
 {
-    if (!self->late_fn || (size_t) PQntuples (result) != batch->count || PQnfields (result) != 9)
+    if (!self->late_fn || !ledger_sql_transfers_shaped (result, batch->count))
         return;
     for (size_t i = 0; i < batch->count; i++) {
         ledger_outcome_t outcome;
-        if (batch->items[i]->answered && s_parse_outcome (result, (int) i, &outcome) == 0 &&
+        if (batch->items[i]->answered && ledger_sql_outcome (result, (int) i, &outcome) == 0 &&
             outcome.status == CORDBANK__STATUS__STATUS_OK && !outcome.replayed)
             self->late_fn (self->late_arg, batch->items[i]->transfer.guild_id, &outcome);
     }
@@ -954,8 +746,7 @@ ledger_get (ledger_t *self, uint64_t guild_id, uint64_t user_id, int64_t deadlin
         s_out_of_memory (fn, arg);
         return;
     }
-    item->guild_id = guild_id;
-    item->user_id = user_id;
+    item->account = (ledger_account_key_t){guild_id, user_id};
     s_submit (self, item, deadline_unix_ms);
 }
 
@@ -970,8 +761,7 @@ ledger_history (ledger_t *self, uint64_t guild_id, uint64_t user_id, uint32_t li
         s_out_of_memory (fn, arg);
         return;
     }
-    item->guild_id = guild_id;
-    item->user_id = user_id;
+    item->account = (ledger_account_key_t){guild_id, user_id};
     item->count = limit;
     item->before = before_transfer_id;
     s_submit (self, item, deadline_unix_ms);
@@ -989,7 +779,7 @@ ledger_leaderboard (ledger_t *self, uint64_t guild_id, uint32_t page, uint32_t p
         s_out_of_memory (fn, arg);
         return;
     }
-    item->guild_id = guild_id;
+    item->account.guild_id = guild_id;
     item->count = page_size;
     item->page = page;
     s_submit (self, item, deadline_unix_ms);

@@ -16,7 +16,8 @@
  *  key) is retried; one that fails on anything else is split, so that one
  *  bad request never fails its neighbours.
  *
- *  All SQL the service runs at request time is in ledger.c.
+ *  The statements themselves, and their parameters and rows, are in
+ *  ledger_sql.c.
  */
 #ifndef BALANCE_LEDGER_H
 #define BALANCE_LEDGER_H
