@@ -6,10 +6,8 @@
  *  transfers that is not yet full waits up to batch_window_us for company
  *  (a timerfd, since zloop timers count whole milliseconds); requests that
  *  gathered while every connection was busy go at once, they have waited.
- *
- *  Snowflakes are uint64 and the columns bigint: ids cross over bit for bit
- *  (two's complement), so every id, even above 2^63, maps to one row and
- *  back. Arrays travel as text ('{1,2}'); keys are quoted and escaped.
+ *  A 5 ms sweep answers whatever has waited, queued or on the wire, past
+ *  its deadline.
  */
 #include "services/balance/ledger.h"
 
