@@ -96,45 +96,50 @@ DECLARE
     k         int;
     m         int;
 BEGIN
-    -- 1. lock
+    -- 1. lock: every touched account, in (guild, user) order
     SELECT coalesce (array_agg (g ORDER BY g, u), '{}'), coalesce (array_agg (u ORDER BY g, u), '{}')
       INTO a_guild, a_user
-      FROM (SELECT q.g, CASE WHEN q.kind = 1 THEN q.f ELSE 0 END
+      FROM (SELECT DISTINCT q.g, v.u
               FROM unnest (p_keys, p_guilds, p_kinds, p_froms, p_tos, p_amounts)
-                   AS q (k, g, kind, f, t, amt)
-             WHERE coalesce (q.k, '') <> '' AND ledger_invalid (q.g, q.kind, q.f, q.t, q.amt) IS NULL
-            UNION
-            SELECT q.g, q.t
-              FROM unnest (p_keys, p_guilds, p_kinds, p_froms, p_tos, p_amounts)
-                   AS q (k, g, kind, f, t, amt)
+                   AS q (k, g, kind, f, t, amt),
+                   LATERAL (VALUES (CASE WHEN q.kind = 1 THEN q.f ELSE 0 END), (q.t)) AS v (u)
              WHERE coalesce (q.k, '') <> '' AND ledger_invalid (q.g, q.kind, q.f, q.t, q.amt) IS NULL
            ) AS touched (g, u);
-    INSERT INTO accounts (guild_id, user_id)
-    SELECT g, u FROM unnest (a_guild, a_user) AS x (g, u) ORDER BY g, u
-    ON CONFLICT DO NOTHING;
-    PERFORM 1 FROM accounts a
-      JOIN unnest (a_guild, a_user) AS x (g, u) ON a.guild_id = x.g AND a.user_id = x.u
-     ORDER BY a.guild_id, a.user_id
-       FOR UPDATE OF a;
-
-    -- 2. read
-    SELECT coalesce (array_agg (a.balance ORDER BY x.n), '{}'),
-           coalesce (array_agg (a.version ORDER BY x.n), '{}'),
-           coalesce (array_agg (x.g || ':' || x.u ORDER BY x.n), '{}')
-      INTO a_balance, a_version, a_key
-      FROM unnest (a_guild, a_user) WITH ORDINALITY AS x (g, u, n)
-      JOIN accounts a ON a.guild_id = x.g AND a.user_id = x.u;
+    -- 2. read, in the same statement as the lock; accounts seen for the
+    --    first time are created, then all are locked and read again.
+    FOR attempt IN 1 .. 2 LOOP
+        SELECT coalesce (array_agg (l.balance ORDER BY l.n), '{}'),
+               coalesce (array_agg (l.version ORDER BY l.n), '{}'),
+               coalesce (array_agg (l.g || ':' || l.u ORDER BY l.n), '{}')
+          INTO a_balance, a_version, a_key
+          FROM (SELECT x.n, x.g, x.u, a.balance, a.version
+                  FROM unnest (a_guild, a_user) WITH ORDINALITY AS x (g, u, n)
+                  JOIN accounts a ON a.guild_id = x.g AND a.user_id = x.u
+                 ORDER BY a.guild_id, a.user_id
+                   FOR UPDATE OF a) AS l;
+        EXIT WHEN coalesce (array_length (a_key, 1), 0) = coalesce (array_length (a_guild, 1), 0);
+        INSERT INTO accounts (guild_id, user_id)
+        SELECT g, u FROM unnest (a_guild, a_user) AS x (g, u) ORDER BY g, u
+        ON CONFLICT DO NOTHING;
+    END LOOP;
+    IF coalesce (array_length (a_key, 1), 0) <> coalesce (array_length (a_guild, 1), 0) THEN
+        -- Only a concurrent DELETE could do this; none exists. Retried whole.
+        RAISE serialization_failure USING MESSAGE = 'accounts of the batch could not be locked';
+    END IF;
     a_dirty := array_fill (false, ARRAY[coalesce (array_length (a_key, 1), 0)]);
 
-    SELECT coalesce (array_agg (c.guild_id), '{}'), coalesce (array_agg (c.user_id), '{}'),
-           coalesce (array_agg (c.kind), '{}'),
-           coalesce (array_agg (c.guild_id || ':' || c.user_id || ':' || c.kind), '{}'),
-           coalesce (array_agg (c.last_at_ms), '{}')
-      INTO c_guild, c_user, c_kind, c_key, c_last
-      FROM cooldowns c
-      JOIN (SELECT DISTINCT g, t, kind FROM unnest (p_guilds, p_tos, p_kinds) AS q (g, t, kind)
-             WHERE kind IN (2, 3)) AS q
-        ON c.guild_id = q.g AND c.user_id = q.t AND c.kind = q.kind;
+    c_guild := '{}'; c_user := '{}'; c_kind := '{}'; c_key := '{}'; c_last := '{}';
+    IF 2 = ANY (p_kinds) OR 3 = ANY (p_kinds) THEN
+        SELECT coalesce (array_agg (c.guild_id), '{}'), coalesce (array_agg (c.user_id), '{}'),
+               coalesce (array_agg (c.kind), '{}'),
+               coalesce (array_agg (c.guild_id || ':' || c.user_id || ':' || c.kind), '{}'),
+               coalesce (array_agg (c.last_at_ms), '{}')
+          INTO c_guild, c_user, c_kind, c_key, c_last
+          FROM cooldowns c
+          JOIN (SELECT DISTINCT g, t, kind FROM unnest (p_guilds, p_tos, p_kinds) AS q (g, t, kind)
+                 WHERE kind IN (2, 3)) AS q
+            ON c.guild_id = q.g AND c.user_id = q.t AND c.kind = q.kind;
+    END IF;
     c_dirty := array_fill (false, ARRAY[coalesce (array_length (c_key, 1), 0)]);
 
     SELECT coalesce (array_agg (idempotency_key), '{}'),
@@ -240,25 +245,32 @@ BEGIN
     END LOOP;
 
     -- 4. write (a twin's key that committed meanwhile raises unique_violation)
-    INSERT INTO transfers (id, idempotency_key, guild_id, kind, from_user, to_user, amount, actor,
-                           created_at)
-    SELECT x.id, p_keys[x.i], p_guilds[x.i], p_kinds[x.i], x.d, x.c, x.amt, p_actors[x.i],
-           to_timestamp (p_now_ms[x.i] / 1000.0)
-      FROM unnest (t_id, t_req, t_debit, t_credit, t_amount) AS x (id, i, d, c, amt);
-    INSERT INTO legs (transfer_id, guild_id, user_id, delta)
-    SELECT x.id, p_guilds[x.i], x.d, -x.amt
-      FROM unnest (t_id, t_req, t_debit, t_amount) AS x (id, i, d, amt)
-    UNION ALL
-    SELECT x.id, p_guilds[x.i], x.c, x.amt
-      FROM unnest (t_id, t_req, t_credit, t_amount) AS x (id, i, c, amt);
-    UPDATE accounts a SET balance = x.b, version = x.v
-      FROM unnest (a_guild, a_user, a_balance, a_version, a_dirty) AS x (g, u, b, v, dirty)
-     WHERE x.dirty AND a.guild_id = x.g AND a.user_id = x.u;
-    INSERT INTO cooldowns (guild_id, user_id, kind, last_at_ms)
-    SELECT x.g, x.u, x.k, x.last
-      FROM unnest (c_guild, c_user, c_kind, c_last, c_dirty) AS x (g, u, k, last, dirty)
-     WHERE x.dirty
-    ON CONFLICT (guild_id, user_id, kind) DO UPDATE SET last_at_ms = excluded.last_at_ms;
+    IF coalesce (array_length (r_req, 1), 0) = 0 THEN
+        RETURN;  -- replays and refusals without a key: nothing to write
+    END IF;
+    IF coalesce (array_length (t_id, 1), 0) > 0 THEN
+        INSERT INTO transfers (id, idempotency_key, guild_id, kind, from_user, to_user, amount, actor,
+                               created_at)
+        SELECT x.id, p_keys[x.i], p_guilds[x.i], p_kinds[x.i], x.d, x.c, x.amt, p_actors[x.i],
+               to_timestamp (p_now_ms[x.i] / 1000.0)
+          FROM unnest (t_id, t_req, t_debit, t_credit, t_amount) AS x (id, i, d, c, amt);
+        INSERT INTO legs (transfer_id, guild_id, user_id, delta)
+        SELECT x.id, p_guilds[x.i], x.d, -x.amt
+          FROM unnest (t_id, t_req, t_debit, t_amount) AS x (id, i, d, amt)
+        UNION ALL
+        SELECT x.id, p_guilds[x.i], x.c, x.amt
+          FROM unnest (t_id, t_req, t_credit, t_amount) AS x (id, i, c, amt);
+        UPDATE accounts a SET balance = x.b, version = x.v
+          FROM unnest (a_guild, a_user, a_balance, a_version, a_dirty) AS x (g, u, b, v, dirty)
+         WHERE x.dirty AND a.guild_id = x.g AND a.user_id = x.u;
+    END IF;
+    IF true = ANY (c_dirty) THEN
+        INSERT INTO cooldowns (guild_id, user_id, kind, last_at_ms)
+        SELECT x.g, x.u, x.k, x.last
+          FROM unnest (c_guild, c_user, c_kind, c_last, c_dirty) AS x (g, u, k, last, dirty)
+         WHERE x.dirty
+        ON CONFLICT (guild_id, user_id, kind) DO UPDATE SET last_at_ms = excluded.last_at_ms;
+    END IF;
     INSERT INTO requests (idempotency_key, guild_id, kind, status, message, transfer_id, amount,
                           users, balances, versions, retry_at_ms)
     SELECT p_keys[x.i], p_guilds[x.i], p_kinds[x.i], x.status, x.message, x.transfer_id,
