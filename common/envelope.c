@@ -44,7 +44,8 @@ static const char *const STATUS_NAMES[] = {"INTERNAL",
                                            "INVALID_ARGUMENT",
                                            "PERMISSION_DENIED",
                                            "INTERNAL",
-                                           "COOLDOWN"};
+                                           "COOLDOWN",
+                                           "DUPLICATE"};
 static const char *const STATUS_LABELS[] = {"internal",
                                             "ok",
                                             "insufficient_funds",
@@ -55,7 +56,8 @@ static const char *const STATUS_LABELS[] = {"internal",
                                             "invalid_argument",
                                             "permission_denied",
                                             "internal",
-                                            "cooldown"};
+                                            "cooldown",
+                                            "duplicate"};
 #define STATUS_COUNT (sizeof STATUS_NAMES / sizeof STATUS_NAMES[0])
 
 const char *
