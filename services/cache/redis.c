@@ -50,10 +50,15 @@ static const char SET_IF_NEWER_LUA[] =
 
 typedef enum { STATE_DOWN = 0, STATE_FLUSHING, STATE_UP } state_t;
 
-//  What a command is for: the op label of its duration and of the log line
-//  when it fails.
-typedef enum { OP_CONNECT = 0, OP_GET, OP_STORE, OP_FLUSH, OP_COUNT } op_t;
-static const char *const OP_NAME[OP_COUNT] = {"connect", "get", "store", "flush"};
+//  The op label of a command's duration and of the log line when it fails.
+typedef cache_redis_op_t op_t;
+#define OP_CONNECT CACHE_OP_CONNECT
+#define OP_GET     CACHE_OP_GET
+#define OP_STORE   CACHE_OP_STORE
+#define OP_FLUSH   CACHE_OP_FLUSH
+#define OP_COUNT   CACHE_OP_COUNT
+static const char *const OP_NAME[OP_COUNT] = {"connect", "get",   "store",
+                                              "flush",   "admit", "leaderboard"};
 
 struct cache_redis {
     cache_redis_addr_t addr;
@@ -460,4 +465,61 @@ cache_redis_store (cache_redis_t *self, uint64_t guild_id, uint64_t user_id,
     int rc = reply->type == REDIS_REPLY_INTEGER ? (reply->integer == 1 ? 1 : 0) : -1;
     freeReplyObject (reply);
     return rc;
+}
+
+struct redisReply *
+cache_redis_command (cache_redis_t *self, cache_redis_op_t op, int argc, const char **argv,
+                     const size_t *lens)
+{
+    assert (self && op >= 0 && op < CACHE_OP_COUNT);
+    return command_ok (self, op, argc, argv, lens);
+}
+
+//  SCRIPT LOAD: the script's SHA1 into script->sha. 0, or -1 (DOWN).
+static int
+load_sha (cache_redis_t *self, cache_redis_op_t op, cache_script_t *script)
+{
+    const char *argv[] = {"SCRIPT", "LOAD", script->source};
+    size_t lens[] = {6, 4, strlen (script->source)};
+    redisReply *reply = command_ok (self, op, 3, argv, lens);
+    if (!reply)
+        return -1;
+    int rc = -1;
+    if (reply->type == REDIS_REPLY_STRING && reply->len == 40) {
+        memcpy (script->sha, reply->str, 40);
+        script->sha[40] = '\0';
+        rc = 0;
+    }
+    freeReplyObject (reply);
+    if (rc != 0)
+        mark_down (self, op, "unexpected reply to SCRIPT LOAD");
+    return rc;
+}
+
+struct redisReply *
+cache_redis_eval (cache_redis_t *self, cache_redis_op_t op, cache_script_t *script, int nkeys,
+                  int argc, const char **argv, const size_t *lens)
+{
+    assert (self && script && script->source && nkeys >= 0 && nkeys <= argc && argc <= 16);
+    if (!self->ctx || (!script->sha[0] && load_sha (self, op, script) != 0))
+        return NULL;
+    char count[16];
+    snprintf (count, sizeof count, "%d", nkeys);
+    const char *all[19] = {"EVALSHA", script->sha, count};
+    size_t all_lens[19] = {7, 40, strlen (count)};
+    for (int i = 0; i < argc; i++) {
+        all[3 + i] = argv[i];
+        all_lens[3 + i] = lens[i];
+    }
+    redisReply *reply = command (self, op, argc + 3, all, all_lens);
+    if (reply && reply->type == REDIS_REPLY_ERROR && strncmp (reply->str, "NOSCRIPT", 8) == 0) {
+        //  Redis restarted or flushed its scripts: load it again, once.
+        freeReplyObject (reply);
+        script->sha[0] = '\0';
+        if (load_sha (self, op, script) != 0)
+            return NULL;
+        all[1] = script->sha;
+        reply = command (self, op, argc + 3, all, all_lens);
+    }
+    return error_means_down (self, op, reply);
 }

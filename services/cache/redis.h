@@ -63,4 +63,36 @@ int cache_redis_get (cache_redis_t *self, uint64_t guild_id, uint64_t user_id,
 int cache_redis_store (cache_redis_t *self, uint64_t guild_id, uint64_t user_id,
                        const cache_balance_t *value, int64_t ttl_s);
 
+//  What a command is for: the op label of cordbank_cache_redis_duration_seconds.
+typedef enum {
+    CACHE_OP_CONNECT = 0,
+    CACHE_OP_GET,
+    CACHE_OP_STORE,
+    CACHE_OP_FLUSH,
+    CACHE_OP_ADMIT,
+    CACHE_OP_BOARD,
+    CACHE_OP_COUNT
+} cache_redis_op_t;
+
+//  A Lua script run by EVALSHA: the source, and its SHA1 once Redis has
+//  loaded it (empty until then; reloaded when Redis forgets it).
+typedef struct {
+    const char *source;
+    char sha[41];
+} cache_script_t;
+
+struct redisReply;
+
+//  Runs script with nkeys keys followed by the other arguments
+//  (argv[0..argc-1], binary-safe with lens). The reply, which the caller
+//  frees with freeReplyObject, or NULL when Redis is down or failed (an
+//  error reply counts as failure; the connection is then DOWN). Allowed
+//  while writable (UP or FLUSHING).
+struct redisReply *cache_redis_eval (cache_redis_t *self, cache_redis_op_t op,
+                                     cache_script_t *script, int nkeys, int argc, const char **argv,
+                                     const size_t *lens);
+//  Any other command, same contract.
+struct redisReply *cache_redis_command (cache_redis_t *self, cache_redis_op_t op, int argc,
+                                        const char **argv, const size_t *lens);
+
 #endif
