@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <czmq.h>
+
 #include "common/client.h"
 #include "common/metrics.h"
 #include "common/pubsub.h"
@@ -26,12 +28,18 @@ typedef struct {
     cb_client_t *balance; // owned by the service
     int64_t ttl_s;        // TTL of a written account (before jitter)
     int64_t zero_ttl_s;   // TTL of an account never written (version 0)
-    cb_metric_t *hit, *miss, *stale, *passthrough;
+    cb_metric_t *hit, *negative_hit, *miss, *stale, *passthrough, *joins, *hit_ratio;
+    uint64_t counts[3];                          // reads: hit, negative hit, not from Redis
+    uint64_t ratio_served, ratio_total;          // at the last hit-ratio tick
+    zhashx_t *flights;                           // "guild:user" -> the read on its way to balance
+    bool closing;                                // the service has stopped: send nothing more
     cb_metric_t *updates[CACHE_SOURCE_COUNT][2]; // [source][applied]
 } cache_t;
 
-//  Looks up the metric series; call once before serving.
-void cache_reads_init (cache_t *self);
+//  Looks up the metric series and starts the hit-ratio timer on loop;
+//  call once before serving. cache_reads_destroy after the service.
+void cache_reads_init (cache_t *self, zloop_t *loop);
+void cache_reads_destroy (cache_t *self);
 void cache_updates_init (cache_t *self);
 
 //  BalanceGetRequest handler (arg: cache_t *).

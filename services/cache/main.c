@@ -54,7 +54,7 @@ parse_redis_url (const char *url, cache_redis_addr_t *addr)
 static int
 serve (cb_service_t *svc, const config_t *cfg, const cache_redis_addr_t *addr, cache_t *cache)
 {
-    cache_reads_init (cache);
+    cache_reads_init (cache, cb_service_loop (svc));
     cache_updates_init (cache);
     if (cb_service_serve (svc, cfg->bind) != 0)
         return 1;
@@ -107,7 +107,9 @@ main (int argc, char **argv)
     cache_t cache = {.ttl_s = cfg.ttl_s, .zero_ttl_s = cfg.zero_ttl_s};
     cb_service_t *svc = cb_service_new ("cache", &cfg.base);
     rc = svc ? serve (svc, &cfg, &addr, &cache) : 1;
+    cache.closing = true;
     cb_service_destroy (&svc);
+    cache_reads_destroy (&cache);
     cb_config_free (opts, n);
     return rc;
 }

@@ -1,26 +1,48 @@
-/*  reads — BalanceGetRequest: read-through in front of balance.
+/*  reads — BalanceGetRequest: read-through in front of balance, with
+ *  single-flight.
  *
  *  A cached value answers only when Redis is connected and flushed and the
  *  value's version is at least the request's min_version: command passes
  *  the version it acknowledged to the user, so a user never reads a
- *  balance older than one they were told (read-your-writes). Everything
- *  else (miss, older version, Redis down or flushing) is asked of balance
- *  with the caller's trace id and deadline; its answer is stored
- *  (versioned, so a late answer cannot replace a newer event) and relayed
- *  as it came, errors included.
+ *  balance older than one they were told (read-your-writes). An account
+ *  never written is cached too (version 0, short TTL: negative caching), so
+ *  a flood of lookups of unknown users stays in Redis. Everything else
+ *  (miss, older version, Redis down or flushing) is asked of balance and
+ *  its answer stored (versioned, so a late answer cannot replace a newer
+ *  event) and relayed as it came, errors included.
+ *
+ *  Single-flight: one request per account is on its way to balance at a
+ *  time; reads that miss meanwhile wait for it instead of asking too. A
+ *  read may join a flight already sent only when Redis answered it (a
+ *  miss): every acknowledged write is in Redis before its acknowledgement
+ *  (command writes through first), so a miss proves no write was
+ *  acknowledged since the flight left. A read that could not look in Redis
+ *  (down, flushing) cannot know that: it waits for the next flight, sent
+ *  after it arrived. A joined read whose min_version the answer does not
+ *  reach is asked again.
  */
 #include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "services/cache/cache.h"
 
-//  A request forwarded to balance, waiting for its answer.
+typedef struct waiter {
+    struct waiter *next;
+    cb_call_t *call; // owned until answered
+    uint64_t min_version;
+} waiter_t;
+
+//  The request on its way to balance for one account, and who waits for it.
 typedef struct {
     cache_t *cache;
-    cb_call_t *call; // owned until answered
+    char key[48];
     uint64_t guild_id;
     uint64_t user_id;
-} forward_t;
+    waiter_t *waiters; // answered by the flight on the wire
+    waiter_t *next;    // arrived after it left: answered by the next one
+} flight_t;
 
 static cb_metric_t *
 reads_counter (const char *result)
@@ -28,19 +50,56 @@ reads_counter (const char *result)
     char labels[64];
     cb_metrics_labels (labels, sizeof labels, "result", result, NULL);
     return cb_metrics_counter ("cordbank_cache_requests_total",
-                               "Balance reads by outcome: hit, miss, stale (cached version "
-                               "older than asked), passthrough (Redis down or flushing).",
+                               "Balance reads by outcome: hit, negative_hit (an account never "
+                               "written), miss, stale (cached version older than asked), "
+                               "passthrough (Redis down or flushing).",
                                labels);
 }
 
-void
-cache_reads_init (cache_t *self)
+//  Every second: the share of reads answered from Redis over that second.
+static int
+s_on_ratio_tick (zloop_t *loop, int timer_id, void *arg)
 {
-    assert (self);
+    (void) loop, (void) timer_id;
+    cache_t *self = arg;
+    uint64_t served = self->counts[0] + self->counts[1];
+    uint64_t total = served + self->counts[2];
+    uint64_t window_served = served - self->ratio_served, window_total = total - self->ratio_total;
+    if (window_total > 0)
+        cb_gauge_set (self->hit_ratio, (double) window_served / (double) window_total);
+    self->ratio_served = served;
+    self->ratio_total = total;
+    return 0;
+}
+
+void
+cache_reads_init (cache_t *self, zloop_t *loop)
+{
+    assert (self && loop);
     self->hit = reads_counter ("hit");
+    self->negative_hit = reads_counter ("negative_hit");
     self->miss = reads_counter ("miss");
     self->stale = reads_counter ("stale");
     self->passthrough = reads_counter ("passthrough");
+    self->joins = cb_metrics_counter (
+        "cordbank_cache_singleflight_joins_total",
+        "Reads that waited for another read's request to balance instead of sending their own.",
+        NULL);
+    self->hit_ratio =
+        cb_metrics_gauge ("cordbank_cache_hit_ratio",
+                          "Share of balance reads answered from Redis over the last second.", NULL);
+    self->flights = zhashx_new ();
+    if (self->flights)
+        zloop_timer (loop, 1000, 0, s_on_ratio_tick, self);
+}
+
+void
+cache_reads_destroy (cache_t *self)
+{
+    assert (self);
+    //  Flights still out are answered by the client's destruction (their
+    //  callbacks free them); by then nothing is left here.
+    zhashx_destroy (&self->flights);
 }
 
 static void
@@ -59,8 +118,11 @@ reply_balance (cb_call_t **call_p, Cordbank__Status status, const char *message,
     cb_call_reply (call_p, &reply);
 }
 
-//  Answers from Redis when it may; counts the outcome either way.
-static bool
+typedef enum { LOOK_HIT = 0, LOOK_MISS, LOOK_BLIND } look_t;
+
+//  Answers from Redis when it may. LOOK_MISS: Redis was asked and has
+//  nothing new enough; LOOK_BLIND: Redis could not be asked.
+static look_t
 serve_cached (cache_t *self, cb_call_t **call_p, const Cordbank__BalanceGetRequest *request)
 {
     cache_balance_t value;
@@ -69,71 +131,147 @@ serve_cached (cache_t *self, cb_call_t **call_p, const Cordbank__BalanceGetReque
                  : -1;
     if (rc < 0) {
         cb_counter_inc (self->passthrough);
-        return false;
+        self->counts[2]++;
+        return LOOK_BLIND;
     }
     if (rc == 0 || value.version < request->min_version) {
         cb_counter_inc (rc == 0 ? self->miss : self->stale);
-        return false;
+        self->counts[2]++;
+        return LOOK_MISS;
     }
-    cb_counter_inc (self->hit);
+    cb_counter_inc (value.version == 0 ? self->negative_hit : self->hit);
+    self->counts[value.version == 0]++;
     reply_balance (call_p, CORDBANK__STATUS__STATUS_OK, "", value.balance, value.version, true);
-    return true;
+    return LOOK_HIT;
 }
+
+static void s_send (flight_t *flight, const char *trace_id, int64_t deadline_ms);
 
 //  A reply envelope without a balance body carries its status on the
 //  envelope (the server could not produce a body).
 static void
-relay_failure (cb_call_t **call_p, const Cordbank__Envelope *reply)
+s_fail_all (waiter_t **list, Cordbank__Status status, const char *error)
 {
-    Cordbank__Status status = reply->status;
-    const char *error = reply->error && *reply->error ? reply->error : "unexpected reply";
     if (status == CORDBANK__STATUS__STATUS_OK || status == CORDBANK__STATUS__STATUS_UNSPECIFIED)
         status = CORDBANK__STATUS__STATUS_INTERNAL;
-    cb_call_fail (call_p, status, error);
+    for (waiter_t *w = *list, *next; w; w = next) {
+        next = w->next;
+        cb_call_fail (&w->call, status, error && *error ? error : cb_status_name (status));
+        free (w);
+    }
+    *list = NULL;
+}
+
+//  The latest deadline among waiters, and the first one's trace id.
+static int64_t
+s_deadline (const waiter_t *list)
+{
+    int64_t deadline = 0;
+    for (const waiter_t *w = list; w; w = w->next) {
+        int64_t d = cb_call_deadline_ms (w->call);
+        if (d == 0)
+            return 0;
+        if (d > deadline)
+            deadline = d;
+    }
+    return deadline;
 }
 
 static void
 on_balance_reply (const Cordbank__Envelope *reply, Cordbank__Status status, const char *error,
                   void *arg)
 {
-    forward_t *forward = (forward_t *) arg;
+    flight_t *flight = arg;
+    cache_t *self = flight->cache;
     if (!reply)
-        cb_call_fail (&forward->call, status, error && *error ? error : cb_status_name (status));
+        s_fail_all (&flight->waiters, status, error);
     else if (reply->body_case != CORDBANK__ENVELOPE__BODY_BALANCE_GET_REPLY ||
              !reply->balance_get_reply)
-        relay_failure (&forward->call, reply);
+        s_fail_all (&flight->waiters, reply->status,
+                    reply->error && *reply->error ? reply->error : "unexpected reply");
     else {
         const Cordbank__BalanceGetReply *body = reply->balance_get_reply;
         //  Best effort: when Redis is down the next read passes through too.
-        if (body->status == CORDBANK__STATUS__STATUS_OK)
-            (void) cache_store (forward->cache, forward->guild_id, forward->user_id, body->balance,
+        if (body->status == CORDBANK__STATUS__STATUS_OK && self->redis)
+            (void) cache_store (self, flight->guild_id, flight->user_id, body->balance,
                                 body->version);
-        reply_balance (&forward->call, body->status, body->message, body->balance, body->version,
-                       false);
+        for (waiter_t *w = flight->waiters, *next; w; w = next) {
+            next = w->next;
+            if (body->status == CORDBANK__STATUS__STATUS_OK && body->version < w->min_version) {
+                //  Joined a flight that left before the write it knows of.
+                w->next = flight->next;
+                flight->next = w;
+                continue;
+            }
+            reply_balance (&w->call, body->status, body->message, body->balance, body->version,
+                           false);
+            free (w);
+        }
+        flight->waiters = NULL;
     }
-    free (forward);
+    if (flight->next && !self->closing) {
+        //  Those who came after the flight left get their own, now.
+        flight->waiters = flight->next;
+        flight->next = NULL;
+        s_send (flight, cb_call_trace_id (flight->waiters->call), s_deadline (flight->waiters));
+        return;
+    }
+    if (self->flights)
+        zhashx_delete (self->flights, flight->key);
+    //  Only while shutting down is anyone left waiting here.
+    s_fail_all (&flight->next, CORDBANK__STATUS__STATUS_UNAVAILABLE, "cache is shutting down");
+    free (flight);
 }
 
 static void
-ask_balance (cache_t *self, cb_call_t *call, const Cordbank__BalanceGetRequest *request)
+s_send (flight_t *flight, const char *trace_id, int64_t deadline_ms)
 {
-    forward_t *forward = (forward_t *) malloc (sizeof *forward);
-    if (!forward) {
-        cb_call_fail (&call, CORDBANK__STATUS__STATUS_INTERNAL, "out of memory");
-        return;
-    }
-    *forward = (forward_t){self, call, request->guild_id, request->user_id};
     Cordbank__BalanceGetRequest body = CORDBANK__BALANCE_GET_REQUEST__INIT;
-    body.guild_id = request->guild_id;
-    body.user_id = request->user_id;
-    body.min_version = request->min_version;
+    body.guild_id = flight->guild_id;
+    body.user_id = flight->user_id;
     Cordbank__Envelope envelope = CORDBANK__ENVELOPE__INIT;
     envelope.body_case = CORDBANK__ENVELOPE__BODY_BALANCE_GET_REQUEST;
     envelope.balance_get_request = &body;
     //  The callback runs exactly once, also when the call cannot even be
-    //  queued, and answers the caller then: nothing more to do on failure.
-    (void) cb_client_call (self->balance, &envelope, cb_call_trace_id (call),
-                           cb_call_deadline_ms (call), true, on_balance_reply, forward);
+    //  queued, and answers the waiters then.
+    (void) cb_client_call (flight->cache->balance, &envelope, trace_id, deadline_ms, true,
+                           on_balance_reply, flight);
+}
+
+static void
+ask_balance (cache_t *self, cb_call_t *call, const Cordbank__BalanceGetRequest *request,
+             look_t look)
+{
+    waiter_t *waiter = malloc (sizeof *waiter);
+    if (!waiter) {
+        cb_call_fail (&call, CORDBANK__STATUS__STATUS_INTERNAL, "out of memory");
+        return;
+    }
+    *waiter = (waiter_t){.call = call, .min_version = request->min_version};
+    char key[48];
+    snprintf (key, sizeof key, "%" PRIu64 ":%" PRIu64, request->guild_id, request->user_id);
+    flight_t *flight = self->flights ? zhashx_lookup (self->flights, key) : NULL;
+    if (flight) {
+        waiter_t **list = look == LOOK_MISS ? &flight->waiters : &flight->next;
+        waiter->next = *list;
+        *list = waiter;
+        cb_counter_inc (self->joins);
+        return;
+    }
+    flight = calloc (1, sizeof *flight);
+    if (!flight) {
+        free (waiter);
+        cb_call_fail (&call, CORDBANK__STATUS__STATUS_INTERNAL, "out of memory");
+        return;
+    }
+    *flight = (flight_t){.cache = self,
+                         .guild_id = request->guild_id,
+                         .user_id = request->user_id,
+                         .waiters = waiter};
+    snprintf (flight->key, sizeof flight->key, "%s", key);
+    if (self->flights)
+        zhashx_insert (self->flights, flight->key, flight);
+    s_send (flight, cb_call_trace_id (call), cb_call_deadline_ms (call));
 }
 
 void
@@ -145,6 +283,7 @@ cache_on_get (cb_call_t *call, void *arg)
         cb_call_fail (&call, CORDBANK__STATUS__STATUS_INVALID_ARGUMENT, "missing request body");
         return;
     }
-    if (!serve_cached (self, &call, request))
-        ask_balance (self, call, request);
+    look_t look = serve_cached (self, &call, request);
+    if (look != LOOK_HIT)
+        ask_balance (self, call, request, look);
 }
