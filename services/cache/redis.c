@@ -24,12 +24,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/breaker.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 
-#define KEY_PREFIX       "cb:bal:"
-#define RECONNECT_MS     1000
+#define KEY_PREFIX "cb:bal:"
+//  The breaker decides when to try again: 0.5 s after a failure, doubling
+//  up to 5 s while Redis stays away; this tick only asks it.
+#define RECONNECT_MS     100
+#define BREAKER_OPEN_MS  500
+#define BREAKER_MAX_MS   5000
 #define FLUSH_TICK_MS    10
 #define FLUSH_SCAN_COUNT "1000"
 
@@ -68,9 +73,10 @@ struct cache_redis {
     bool reported_down; // "redis unreachable" logged, "reachable again" not yet
     char sha[41];       // of SET_IF_NEWER_LUA, from SCRIPT LOAD
     int reconnect_timer;
-    int flush_timer;  // -1 unless FLUSHING
-    char cursor[24];  // SCAN position while FLUSHING
-    uint64_t flushed; // keys deleted by the current flush
+    int flush_timer;      // -1 unless FLUSHING
+    char cursor[24];      // SCAN position while FLUSHING
+    uint64_t flushed;     // keys deleted by the current flush
+    cb_breaker_t breaker; // one failure opens it: the connection is gone then
     cb_metric_t *up;
     cb_metric_t *duration[OP_COUNT];
 };
@@ -105,6 +111,7 @@ mark_down (cache_redis_t *self, op_t op, const char *why)
     self->state = STATE_DOWN;
     flush_timer_stop (self);
     cb_gauge_set (self->up, 0);
+    cb_breaker_failure (&self->breaker);
     if (!self->reported_down)
         cb_log_warn (NULL, "redis unreachable", "{s:s, s:s, s:i, s:s}", "op", OP_NAME[op], "host",
                      self->addr.host, "port", self->addr.port, "error", why);
@@ -302,6 +309,7 @@ connect_now (cache_redis_t *self)
     if (select_db (self) != 0 || load_script (self) != 0)
         return -1;
     cb_gauge_set (self->up, 1);
+    cb_breaker_success (&self->breaker);
     cb_log_info (NULL, self->reported_down ? "redis reachable again" : "redis connected",
                  "{s:s, s:i, s:i}", "host", self->addr.host, "port", self->addr.port, "db",
                  self->addr.db);
@@ -316,7 +324,7 @@ on_reconnect_tick (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     cache_redis_t *self = (cache_redis_t *) arg;
-    if (self->state == STATE_DOWN)
+    if (self->state == STATE_DOWN && cb_breaker_allow (&self->breaker))
         connect_now (self);
     return 0;
 }
@@ -331,6 +339,7 @@ cache_redis_new (const cache_redis_addr_t *addr, zloop_t *loop)
     self->addr = *addr;
     self->loop = loop;
     self->flush_timer = -1;
+    cb_breaker_init (&self->breaker, "redis", 1, BREAKER_OPEN_MS, BREAKER_MAX_MS);
     self->up = cb_metrics_gauge ("cordbank_cache_redis_up",
                                  "1 while the cache is connected to Redis.", NULL);
     for (int op = 0; op < OP_COUNT; op++) {

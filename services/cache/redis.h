@@ -5,9 +5,10 @@
  *  short socket timeout (CACHE_REDIS_TIMEOUT_MS), so a hung Redis stalls
  *  the reactor for at most that long before it is marked down.
  *
- *  States: DOWN (no connection: every call fails at once, a 1 s timer
- *  reconnects), FLUSHING (connected; cached balances are being deleted
- *  because updates may have been missed while we could not write them:
+ *  States: DOWN (no connection: every call fails at once; the breaker
+ *  cordbank_breaker_state{target="redis"} lets a reconnect through 0.5 s
+ *  after a failure, doubling up to 5 s while Redis stays away), FLUSHING (connected; cached
+ * balances are being deleted because updates may have been missed while we could not write them:
  *  writes go through, reads must pass through) and UP. Any failed command
  *  drops the connection and moves to DOWN. Every (re)connection, including
  *  the first one, goes through FLUSHING.
