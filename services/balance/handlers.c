@@ -447,6 +447,65 @@ s_on_leaderboard (cb_call_t *call, void *arg)
                         s_board_done, pending);
 }
 
+static void
+s_active_done (void *arg, const ledger_result_t *result)
+{
+    pending_t *pending = arg;
+    if (s_ledger_failed (pending, result, "active accounts read failed: database unavailable"))
+        return;
+    const ledger_active_t *active = result->active;
+    Cordbank__BalanceChanged *states = calloc (active->count + 1, sizeof *states);
+    Cordbank__BalanceChanged **pointers = calloc (active->count + 1, sizeof *pointers);
+    Cordbank__ActiveAccountsReply body = CORDBANK__ACTIVE_ACCOUNTS_REPLY__INIT;
+    body.status = CORDBANK__STATUS__STATUS_OK;
+    if (!states || !pointers) {
+        body.status = CORDBANK__STATUS__STATUS_INTERNAL;
+        body.message = (char *) "out of memory";
+    } else {
+        for (size_t i = 0; i < active->count; i++) {
+            cordbank__balance_changed__init (&states[i]);
+            states[i].guild_id = active->entries[i].guild_id;
+            states[i].user_id = active->entries[i].user_id;
+            states[i].balance = active->entries[i].balance;
+            states[i].version = active->entries[i].version;
+            pointers[i] = &states[i];
+        }
+        body.n_accounts = active->count;
+        body.accounts = pointers;
+    }
+    Cordbank__Envelope reply = CORDBANK__ENVELOPE__INIT;
+    reply.body_case = CORDBANK__ENVELOPE__BODY_ACTIVE_ACCOUNTS_REPLY;
+    reply.active_accounts_reply = &body;
+    cb_call_reply (&pending->call, &reply);
+    free (states);
+    free (pointers);
+    free (pending);
+}
+
+//  The accounts that changed most recently, for a cache to warm itself.
+static void
+s_on_active (cb_call_t *call, void *arg)
+{
+    handlers_t *self = arg;
+    const Cordbank__ActiveAccountsRequest *request =
+        cb_call_request (call)->active_accounts_request;
+    uint32_t limit = request->limit ? request->limit : 1000;
+    if (limit > LEDGER_ACTIVE_MAX) {
+        Cordbank__ActiveAccountsReply body = CORDBANK__ACTIVE_ACCOUNTS_REPLY__INIT;
+        body.status = CORDBANK__STATUS__STATUS_INVALID_ARGUMENT;
+        body.message = (char *) "limit must be from 1 to 10000";
+        Cordbank__Envelope reply = CORDBANK__ENVELOPE__INIT;
+        reply.body_case = CORDBANK__ENVELOPE__BODY_ACTIVE_ACCOUNTS_REPLY;
+        reply.active_accounts_reply = &body;
+        cb_call_reply (&call, &reply);
+        return;
+    }
+    pending_t *pending = s_pending (self, &call, -1, 0);
+    if (pending)
+        ledger_active (self->ledger, limit, cb_call_deadline_ms (pending->call), s_active_done,
+                       pending);
+}
+
 void
 handlers_register (handlers_t *self, cb_service_t *service)
 {
@@ -456,5 +515,7 @@ handlers_register (handlers_t *self, cb_service_t *service)
     cb_service_handle (service, CORDBANK__ENVELOPE__BODY_TRANSFER_REQUEST, s_on_transfer, self);
     cb_service_handle (service, CORDBANK__ENVELOPE__BODY_HISTORY_REQUEST, s_on_history, self);
     cb_service_handle (service, CORDBANK__ENVELOPE__BODY_LEADERBOARD_REQUEST, s_on_leaderboard,
+                       self);
+    cb_service_handle (service, CORDBANK__ENVELOPE__BODY_ACTIVE_ACCOUNTS_REQUEST, s_on_active,
                        self);
 }

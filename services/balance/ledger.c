@@ -35,9 +35,17 @@
 //  Whole-batch retries after a conflict (deadlock, serialization, a twin's key).
 #define LEDGER_MAX_ATTEMPTS 4
 
-typedef enum { JOB_TRANSFER = 0, JOB_GET, JOB_HISTORY, JOB_BOARD, JOB_KINDS } job_kind_t;
+typedef enum {
+    JOB_TRANSFER = 0,
+    JOB_GET,
+    JOB_HISTORY,
+    JOB_BOARD,
+    JOB_ACTIVE,
+    JOB_KINDS
+} job_kind_t;
 
-static const char *const s_job_names[JOB_KINDS] = {"transfer", "get", "history", "leaderboard"};
+static const char *const s_job_names[JOB_KINDS] = {"transfer", "get", "history", "leaderboard",
+                                                   "active"};
 
 typedef struct item {
     struct item *next;
@@ -269,6 +277,8 @@ s_statement (const batch_t *batch, ledger_statement_t *statement)
                                    first->count, first->before);
     if (batch->kind == JOB_BOARD)
         return ledger_sql_board (statement, first->account.guild_id, first->page, first->count);
+    if (batch->kind == JOB_ACTIVE)
+        return ledger_sql_active (statement, first->count);
     const void **rows = malloc (batch->count * sizeof *rows);
     if (!rows)
         return -1;
@@ -431,6 +441,19 @@ s_board_done (item_t *item, const PGresult *result)
     s_answer (item, &answer);
 }
 
+static void
+s_active_done (item_t *item, const PGresult *result)
+{
+    ledger_active_t active;
+    if (ledger_sql_active_rows (result, &active) != 0) {
+        s_answer_error (item, LEDGER_INTERNAL, "out of memory");
+        return;
+    }
+    ledger_result_t answer = {.rc = LEDGER_OK, .active = &active};
+    s_answer (item, &answer);
+    free (active.entries);
+}
+
 //  A whole transfer batch failed in SQL. Conflicts roll everything back
 //  and are retried; anything else splits the batch so that only the
 //  request that causes it fails.
@@ -508,6 +531,8 @@ s_on_result (void *arg, int rc, const PGresult *result, const char *error)
             s_gets_done (batch, result);
         else if (batch->count == 1 && batch->kind == JOB_HISTORY)
             s_history_done (batch->items[0], result);
+        else if (batch->count == 1 && batch->kind == JOB_ACTIVE)
+            s_active_done (batch->items[0], result);
         else if (batch->count == 1)
             s_board_done (batch->items[0], result);
     } else if (rc == PG_SQL_ERROR && batch->count > 0 &&
@@ -780,5 +805,19 @@ ledger_leaderboard (ledger_t *self, uint64_t guild_id, uint32_t page, uint32_t p
     item->account.guild_id = guild_id;
     item->count = page_size;
     item->page = page;
+    s_submit (self, item, deadline_unix_ms);
+}
+
+void
+ledger_active (ledger_t *self, uint32_t limit, int64_t deadline_unix_ms, ledger_done_fn *fn,
+               void *arg)
+{
+    assert (self && fn && limit >= 1 && limit <= LEDGER_ACTIVE_MAX);
+    item_t *item = s_item_new (JOB_ACTIVE, fn, arg);
+    if (!item) {
+        s_out_of_memory (fn, arg);
+        return;
+    }
+    item->count = limit;
     s_submit (self, item, deadline_unix_ms);
 }

@@ -105,6 +105,20 @@ typedef struct {
     bool has_more;
 } ledger_board_t;
 
+//  The accounts that changed most recently (cache warming), newest first.
+#define LEDGER_ACTIVE_MAX 10000
+typedef struct {
+    uint64_t guild_id;
+    uint64_t user_id;
+    int64_t balance;
+    uint64_t version;
+} ledger_active_entry_t;
+
+typedef struct {
+    ledger_active_entry_t *entries; // owned by the ledger during the callback
+    size_t count;
+} ledger_active_t;
+
 typedef enum { LEDGER_OK = 0, LEDGER_UNAVAILABLE, LEDGER_INTERNAL } ledger_rc_t;
 
 //  What a request's callback receives; only the part of its kind is set.
@@ -116,6 +130,7 @@ typedef struct {
     uint64_t version;                // get
     const ledger_history_t *history; // history
     const ledger_board_t *board;     // leaderboard
+    const ledger_active_t *active;   // active accounts
 } ledger_result_t;
 
 typedef void (ledger_done_fn) (void *arg, const ledger_result_t *result);
@@ -153,6 +168,10 @@ void ledger_leaderboard (ledger_t *self, uint64_t guild_id, uint32_t page, uint3
 //  will replay it, but its account changes must still be announced.
 typedef void (ledger_late_fn) (void *arg, uint64_t guild_id, const ledger_outcome_t *outcome);
 void ledger_set_late (ledger_t *self, ledger_late_fn *fn, void *arg);
+
+//  limit in 1..LEDGER_ACTIVE_MAX.
+void ledger_active (ledger_t *self, uint32_t limit, int64_t deadline_unix_ms, ledger_done_fn *fn,
+                    void *arg);
 
 //  Requests waiting for a connection, and in flight.
 size_t ledger_pending (const ledger_t *self);

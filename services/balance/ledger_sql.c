@@ -29,6 +29,17 @@
     "WHERE guild_id = $1::bigint AND user_id <> 0 AND balance > 0 "                                \
     "ORDER BY balance DESC, user_id LIMIT $2::int OFFSET $3::int"
 
+//  The newest legs (legs' primary key, read backwards), their members'
+//  latest transfer, then their states: bounded by the limit, never by the
+//  size of the ledger.
+#define SQL_ACTIVE                                                                                 \
+    "SELECT a.guild_id, a.user_id, a.balance, a.version "                                          \
+    "FROM (SELECT guild_id, user_id, max (transfer_id) AS last "                                   \
+    "      FROM (SELECT guild_id, user_id, transfer_id FROM legs "                                 \
+    "            ORDER BY transfer_id DESC LIMIT $1::int * 4) AS recent "                          \
+    "      WHERE user_id <> 0 GROUP BY guild_id, user_id ORDER BY last DESC LIMIT $1::int) AS r "  \
+    "JOIN accounts a USING (guild_id, user_id) ORDER BY r.last DESC"
+
 //  The columns of ledger_batch, in parameter order.
 typedef enum {
     COL_KEY = 0,
@@ -196,6 +207,13 @@ ledger_sql_board (ledger_statement_t *out, uint64_t guild_id, uint32_t page, uin
     return s_scalars (out, SQL_BOARD, 3, values);
 }
 
+int
+ledger_sql_active (ledger_statement_t *out, uint32_t limit)
+{
+    int64_t values[] = {(int64_t) limit};
+    return s_scalars (out, SQL_ACTIVE, 1, values);
+}
+
 static int64_t
 s_int (const PGresult *result, int row, int column)
 {
@@ -305,4 +323,27 @@ ledger_sql_board_rows (const PGresult *result, uint32_t page, uint32_t page_size
         };
         out->count++;
     }
+}
+
+int
+ledger_sql_active_rows (const PGresult *result, ledger_active_t *out)
+{
+    *out = (ledger_active_t){0};
+    int rows = PQnfields (result) == 4 ? PQntuples (result) : 0;
+    if (rows > LEDGER_ACTIVE_MAX)
+        rows = LEDGER_ACTIVE_MAX;
+    if (rows == 0)
+        return 0;
+    out->entries = calloc ((size_t) rows, sizeof *out->entries);
+    if (!out->entries)
+        return -1;
+    for (int row = 0; row < rows; row++)
+        out->entries[row] = (ledger_active_entry_t){
+            .guild_id = (uint64_t) s_int (result, row, 0),
+            .user_id = (uint64_t) s_int (result, row, 1),
+            .balance = s_int (result, row, 2),
+            .version = (uint64_t) s_int (result, row, 3),
+        };
+    out->count = (size_t) rows;
+    return 0;
 }

@@ -41,6 +41,8 @@ int ledger_sql_history (ledger_statement_t *out, uint64_t guild_id, uint64_t use
                         uint32_t limit, uint64_t before_transfer_id);
 int ledger_sql_board (ledger_statement_t *out, uint64_t guild_id, uint32_t page,
                       uint32_t page_size);
+//  The members whose legs are among the newest limit * 4.
+int ledger_sql_active (ledger_statement_t *out, uint32_t limit);
 void ledger_statement_clear (ledger_statement_t *self);
 
 //  Results. Shape checks first: a result of another shape is a bug the
@@ -53,5 +55,8 @@ void ledger_sql_balance (const PGresult *result, int row, int64_t *balance, uint
 void ledger_sql_history_rows (const PGresult *result, uint32_t limit, ledger_history_t *out);
 void ledger_sql_board_rows (const PGresult *result, uint32_t page, uint32_t page_size,
                             ledger_board_t *out);
+
+//  0, or -1 out of memory; out->entries is the caller's to free.
+int ledger_sql_active_rows (const PGresult *result, ledger_active_t *out);
 
 #endif

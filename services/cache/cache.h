@@ -23,11 +23,32 @@
 
 enum { CACHE_SOURCE_EVENT = 0, CACHE_SOURCE_WRITE_THROUGH, CACHE_SOURCE_COUNT };
 
+//  Warming after a flush (warm.c): the accounts balance named, stored a
+//  few per tick.
 typedef struct {
-    cache_redis_t *redis; // owned by main
-    cb_client_t *balance; // owned by the service
-    int64_t ttl_s;        // TTL of a written account (before jitter)
-    int64_t zero_ttl_s;   // TTL of an account never written (version 0)
+    uint64_t guild_id;
+    uint64_t user_id;
+    int64_t balance;
+    uint64_t version;
+} cache_warm_entry_t;
+
+typedef struct {
+    cache_warm_entry_t *entries;
+    size_t count;
+    size_t next; // the next one to store
+    int timer;   // -1 unless storing
+    bool asking; // a request to balance is out
+} cache_warm_t;
+
+typedef struct {
+    cache_redis_t *redis;  // owned by main
+    zloop_t *loop;         // the service's
+    cb_client_t *balance;  // owned by the service
+    int64_t ttl_s;         // TTL of a written account (before jitter)
+    int64_t zero_ttl_s;    // TTL of an account never written (version 0)
+    int64_t warm_accounts; // accounts stored after a flush (0: no warming)
+    cache_warm_t warm;
+    cb_metric_t *warmed;
     cb_metric_t *hit, *negative_hit, *miss, *stale, *passthrough, *joins, *hit_ratio;
     uint64_t counts[3];                          // reads: hit, negative hit, not from Redis
     uint64_t ratio_served, ratio_total;          // at the last hit-ratio tick
@@ -41,6 +62,9 @@ typedef struct {
 void cache_reads_init (cache_t *self, zloop_t *loop);
 void cache_reads_destroy (cache_t *self);
 void cache_updates_init (cache_t *self);
+//  Warms Redis after every flush (self->redis and self->balance set).
+void cache_warm_init (cache_t *self, zloop_t *loop);
+void cache_warm_destroy (cache_t *self);
 
 //  BalanceGetRequest handler (arg: cache_t *).
 void cache_on_get (cb_call_t *call, void *arg);

@@ -23,6 +23,7 @@ typedef struct {
     char *balance_events;
     int64_t ttl_s;
     int64_t zero_ttl_s;
+    int64_t warm_accounts;
 } config_t;
 
 static bool
@@ -67,7 +68,9 @@ serve (cb_service_t *svc, const config_t *cfg, const cache_redis_addr_t *addr, c
         cb_service_handle (svc, CORDBANK__ENVELOPE__BODY_BALANCE_GET_REQUEST, cache_on_get, cache);
         cb_service_handle (svc, CORDBANK__ENVELOPE__BODY_BALANCE_UPDATE, cache_on_update, cache);
         cb_service_set_ready_check (svc, is_ready, cache);
+        cache_warm_init (cache, cb_service_loop (svc));
         rc = cb_service_run (svc) == 0 ? 0 : 1;
+        cache_warm_destroy (cache);
     }
     //  Timers and readers on the service's loop go before the loop does.
     cb_subscriber_destroy (&events);
@@ -93,6 +96,9 @@ main (int argc, char **argv)
          &cfg.ttl_s, 1, 2592000, false, NULL},
         {"zero-ttl-s", CB_OPT_INT, "30", "TTL of an account never written (version 0), seconds",
          &cfg.zero_ttl_s, 1, 2592000, false, NULL},
+        {"warm-accounts", CB_OPT_INT, "10000",
+         "accounts that changed last, stored after every flush of Redis (0: no warming)",
+         &cfg.warm_accounts, 0, 10000, false, NULL},
     };
     size_t n = sizeof opts / sizeof opts[0];
     int rc = cb_config_main ("cordbank-cache", "balances from Redis, read-through to balance", opts,
@@ -104,7 +110,8 @@ main (int argc, char **argv)
         cb_config_free (opts, n);
         return 2;
     }
-    cache_t cache = {.ttl_s = cfg.ttl_s, .zero_ttl_s = cfg.zero_ttl_s};
+    cache_t cache = {
+        .ttl_s = cfg.ttl_s, .zero_ttl_s = cfg.zero_ttl_s, .warm_accounts = cfg.warm_accounts};
     cb_service_t *svc = cb_service_new ("cache", &cfg.base);
     rc = svc ? serve (svc, &cfg, &addr, &cache) : 1;
     cache.closing = true;

@@ -77,6 +77,8 @@ struct cache_redis {
     char cursor[24];      // SCAN position while FLUSHING
     uint64_t flushed;     // keys deleted by the current flush
     cb_breaker_t breaker; // one failure opens it: the connection is gone then
+    cache_redis_ready_fn *on_ready;
+    void *ready_arg;
     cb_metric_t *up;
     cb_metric_t *duration[OP_COUNT];
 };
@@ -273,6 +275,8 @@ on_flush_tick (zloop_t *loop, int timer_id, void *arg)
     self->state = STATE_UP;
     cb_log_info (NULL, "redis cache flushed, serving reads", "{s:I}", "keys",
                  (json_int_t) self->flushed);
+    if (self->on_ready)
+        self->on_ready (self->ready_arg);
     return 0;
 }
 
@@ -371,6 +375,14 @@ cache_redis_destroy (cache_redis_t **self_p)
         redisFree (self->ctx);
     free (self);
     *self_p = NULL;
+}
+
+void
+cache_redis_on_ready (cache_redis_t *self, cache_redis_ready_fn *fn, void *arg)
+{
+    assert (self);
+    self->on_ready = fn;
+    self->ready_arg = arg;
 }
 
 bool

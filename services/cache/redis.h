@@ -49,6 +49,11 @@ typedef struct {
 cache_redis_t *cache_redis_new (const cache_redis_addr_t *addr, zloop_t *loop);
 void cache_redis_destroy (cache_redis_t **self_p);
 
+//  fn is called each time a (re)connection's flush has finished and reads
+//  are served from Redis again: the moment to warm it.
+typedef void (cache_redis_ready_fn) (void *arg);
+void cache_redis_on_ready (cache_redis_t *self, cache_redis_ready_fn *fn, void *arg);
+
 //  Connected and flushed: a read may be served from Redis.
 bool cache_redis_readable (const cache_redis_t *self);
 //  Connected (UP or FLUSHING): writes are attempted.
