@@ -502,8 +502,8 @@ s_on_active (cb_call_t *call, void *arg)
     }
     pending_t *pending = s_pending (self, &call, -1, 0);
     if (pending)
-        ledger_active (self->ledger, limit, cb_call_deadline_ms (pending->call), s_active_done,
-                       pending);
+        ledger_active (self->ledger, limit, request->guild_id, request->after_user,
+                       cb_call_deadline_ms (pending->call), s_active_done, pending);
 }
 
 void

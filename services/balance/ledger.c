@@ -278,7 +278,8 @@ s_statement (const batch_t *batch, ledger_statement_t *statement)
     if (batch->kind == JOB_BOARD)
         return ledger_sql_board (statement, first->account.guild_id, first->page, first->count);
     if (batch->kind == JOB_ACTIVE)
-        return ledger_sql_active (statement, first->count);
+        return ledger_sql_active (statement, first->count, first->account.guild_id,
+                                  first->account.user_id);
     const void **rows = malloc (batch->count * sizeof *rows);
     if (!rows)
         return -1;
@@ -809,8 +810,8 @@ ledger_leaderboard (ledger_t *self, uint64_t guild_id, uint32_t page, uint32_t p
 }
 
 void
-ledger_active (ledger_t *self, uint32_t limit, int64_t deadline_unix_ms, ledger_done_fn *fn,
-               void *arg)
+ledger_active (ledger_t *self, uint32_t limit, uint64_t guild_id, uint64_t after_user,
+               int64_t deadline_unix_ms, ledger_done_fn *fn, void *arg)
 {
     assert (self && fn && limit >= 1 && limit <= LEDGER_ACTIVE_MAX);
     item_t *item = s_item_new (JOB_ACTIVE, fn, arg);
@@ -819,5 +820,6 @@ ledger_active (ledger_t *self, uint32_t limit, int64_t deadline_unix_ms, ledger_
         return;
     }
     item->count = limit;
+    item->account = (ledger_account_key_t){guild_id, after_user};
     s_submit (self, item, deadline_unix_ms);
 }

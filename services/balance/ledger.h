@@ -169,9 +169,11 @@ void ledger_leaderboard (ledger_t *self, uint64_t guild_id, uint32_t page, uint3
 typedef void (ledger_late_fn) (void *arg, uint64_t guild_id, const ledger_outcome_t *outcome);
 void ledger_set_late (ledger_t *self, ledger_late_fn *fn, void *arg);
 
-//  limit in 1..LEDGER_ACTIVE_MAX.
-void ledger_active (ledger_t *self, uint32_t limit, int64_t deadline_unix_ms, ledger_done_fn *fn,
-                    void *arg);
+//  limit in 1..LEDGER_ACTIVE_MAX. guild_id 0: the accounts that changed
+//  last; otherwise the guild's members with coins, by user id after
+//  after_user (a page of a leaderboard rebuild).
+void ledger_active (ledger_t *self, uint32_t limit, uint64_t guild_id, uint64_t after_user,
+                    int64_t deadline_unix_ms, ledger_done_fn *fn, void *arg);
 
 //  Requests waiting for a connection, and in flight.
 size_t ledger_pending (const ledger_t *self);

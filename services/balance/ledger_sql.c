@@ -40,6 +40,13 @@
     "      WHERE user_id <> 0 GROUP BY guild_id, user_id ORDER BY last DESC LIMIT $1::int) AS r "  \
     "JOIN accounts a USING (guild_id, user_id) ORDER BY r.last DESC"
 
+//  A guild's members with coins, by user id: keyset paging on the primary
+//  key, bounded by the limit.
+#define SQL_GUILD_ACCOUNTS                                                                         \
+    "SELECT guild_id, user_id, balance, version FROM accounts "                                    \
+    "WHERE guild_id = $2::bigint AND user_id > $3::bigint AND balance > 0 "                        \
+    "ORDER BY user_id LIMIT $1::int"
+
 //  The columns of ledger_batch, in parameter order.
 typedef enum {
     COL_KEY = 0,
@@ -208,10 +215,11 @@ ledger_sql_board (ledger_statement_t *out, uint64_t guild_id, uint32_t page, uin
 }
 
 int
-ledger_sql_active (ledger_statement_t *out, uint32_t limit)
+ledger_sql_active (ledger_statement_t *out, uint32_t limit, uint64_t guild_id, uint64_t after_user)
 {
-    int64_t values[] = {(int64_t) limit};
-    return s_scalars (out, SQL_ACTIVE, 1, values);
+    int64_t values[] = {(int64_t) limit, (int64_t) guild_id, (int64_t) after_user};
+    return guild_id ? s_scalars (out, SQL_GUILD_ACCOUNTS, 3, values)
+                    : s_scalars (out, SQL_ACTIVE, 1, values);
 }
 
 static int64_t

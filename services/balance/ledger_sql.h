@@ -41,8 +41,10 @@ int ledger_sql_history (ledger_statement_t *out, uint64_t guild_id, uint64_t use
                         uint32_t limit, uint64_t before_transfer_id);
 int ledger_sql_board (ledger_statement_t *out, uint64_t guild_id, uint32_t page,
                       uint32_t page_size);
-//  The members whose legs are among the newest limit * 4.
-int ledger_sql_active (ledger_statement_t *out, uint32_t limit);
+//  guild_id 0: the members whose legs are among the newest limit * 4;
+//  otherwise the guild's members with coins, by user id after after_user.
+int ledger_sql_active (ledger_statement_t *out, uint32_t limit, uint64_t guild_id,
+                       uint64_t after_user);
 void ledger_statement_clear (ledger_statement_t *self);
 
 //  Results. Shape checks first: a result of another shape is a bug the

@@ -49,6 +49,7 @@ typedef struct {
     int64_t warm_accounts; // accounts stored after a flush (0: no warming)
     cache_warm_t warm;
     cb_metric_t *warmed;
+    cb_metric_t *board_hits, *board_misses, *board_rebuilds, *board_rebuild_failures;
     cb_metric_t *hit, *negative_hit, *miss, *stale, *passthrough, *joins, *hit_ratio;
     uint64_t counts[3];                          // reads: hit, negative hit, not from Redis
     uint64_t ratio_served, ratio_total;          // at the last hit-ratio tick
@@ -62,6 +63,14 @@ typedef struct {
 void cache_reads_init (cache_t *self, zloop_t *loop);
 void cache_reads_destroy (cache_t *self);
 void cache_updates_init (cache_t *self);
+//  board.c: leaderboards, one sorted set per guild.
+#define LEADERBOARD_PAGE_MAX 25
+void cache_board_init (cache_t *self);
+//  LeaderboardRequest handler (arg: cache_t *).
+void cache_board_on_request (cb_call_t *call, void *arg);
+//  A member's new state (events and write-throughs) onto its guild's board.
+void cache_board_apply (cache_t *self, const Cordbank__BalanceChanged *change);
+
 //  Warms Redis after every flush (self->redis and self->balance set).
 void cache_warm_init (cache_t *self, zloop_t *loop);
 void cache_warm_destroy (cache_t *self);

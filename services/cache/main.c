@@ -12,6 +12,7 @@
 
 #include "common/config.h"
 #include "common/service.h"
+#include "services/cache/admit.h"
 #include "services/cache/cache.h"
 #include "services/cache/redis.h"
 
@@ -24,6 +25,7 @@ typedef struct {
     int64_t ttl_s;
     int64_t zero_ttl_s;
     int64_t warm_accounts;
+    cache_admit_config_t admit;
 } config_t;
 
 static bool
@@ -57,16 +59,22 @@ serve (cb_service_t *svc, const config_t *cfg, const cache_redis_addr_t *addr, c
 {
     cache_reads_init (cache, cb_service_loop (svc));
     cache_updates_init (cache);
+    cache_board_init (cache);
     if (cb_service_serve (svc, cfg->bind) != 0)
         return 1;
     cache->balance = cb_service_client (svc, "balance", cfg->balance_endpoints);
     cache->redis = cache_redis_new (addr, cb_service_loop (svc));
+    cache_admit_t *admit = cache->redis ? cache_admit_new (cache->redis, &cfg->admit) : NULL;
     cb_subscriber_t *events = cb_subscriber_new (cfg->balance_events, false, cb_service_loop (svc),
                                                  cache_on_event, cache);
     int rc = 1;
-    if (cache->balance && cache->redis && events) {
+    if (cache->balance && cache->redis && events && admit) {
         cb_service_handle (svc, CORDBANK__ENVELOPE__BODY_BALANCE_GET_REQUEST, cache_on_get, cache);
         cb_service_handle (svc, CORDBANK__ENVELOPE__BODY_BALANCE_UPDATE, cache_on_update, cache);
+        cb_service_handle (svc, CORDBANK__ENVELOPE__BODY_ADMIT_REQUEST, cache_admit_on_request,
+                           admit);
+        cb_service_handle (svc, CORDBANK__ENVELOPE__BODY_LEADERBOARD_REQUEST,
+                           cache_board_on_request, cache);
         cb_service_set_ready_check (svc, is_ready, cache);
         cache_warm_init (cache, cb_service_loop (svc));
         rc = cb_service_run (svc) == 0 ? 0 : 1;
@@ -74,6 +82,7 @@ serve (cb_service_t *svc, const config_t *cfg, const cache_redis_addr_t *addr, c
     }
     //  Timers and readers on the service's loop go before the loop does.
     cb_subscriber_destroy (&events);
+    cache_admit_destroy (&admit);
     cache_redis_destroy (&cache->redis);
     return rc;
 }
@@ -99,6 +108,20 @@ main (int argc, char **argv)
         {"warm-accounts", CB_OPT_INT, "10000",
          "accounts that changed last, stored after every flush of Redis (0: no warming)",
          &cfg.warm_accounts, 0, 10000, false, NULL},
+        //  Admission (admit.c). A member: bursts of 5, then one command a
+        //  second, well above a human's pace. A guild: 50 a second, bursts
+        //  of 200 (a busy server's event); both hold across every instance.
+        {"user-rate", CB_OPT_INT, "1", "rate limit: commands per second per member of a guild",
+         &cfg.admit.user_rate, 1, 1000000, false, NULL},
+        {"user-burst", CB_OPT_INT, "5", "rate limit: commands a member may send at once",
+         &cfg.admit.user_burst, 1, 1000000, false, NULL},
+        {"guild-rate", CB_OPT_INT, "50", "rate limit: commands per second per guild",
+         &cfg.admit.guild_rate, 1, 1000000, false, NULL},
+        {"guild-burst", CB_OPT_INT, "200", "rate limit: commands a guild may send at once",
+         &cfg.admit.guild_burst, 1, 1000000, false, NULL},
+        {"dedup-ttl-s", CB_OPT_INT, "900",
+         "seconds an admitted interaction id is remembered (Discord's interaction lifetime)",
+         &cfg.admit.dedup_ttl_s, 1, 86400, false, NULL},
     };
     size_t n = sizeof opts / sizeof opts[0];
     int rc = cb_config_main ("cordbank-cache", "balances from Redis, read-through to balance", opts,

@@ -521,13 +521,20 @@ struct redisReply *
 cache_redis_eval (cache_redis_t *self, cache_redis_op_t op, cache_script_t *script, int nkeys,
                   int argc, const char **argv, const size_t *lens)
 {
-    assert (self && script && script->source && nkeys >= 0 && nkeys <= argc && argc <= 16);
+    assert (self && script && script->source && nkeys >= 0 && nkeys <= argc);
     if (!self->ctx || (!script->sha[0] && load_sha (self, op, script) != 0))
         return NULL;
     char count[16];
     snprintf (count, sizeof count, "%d", nkeys);
-    const char *all[19] = {"EVALSHA", script->sha, count};
-    size_t all_lens[19] = {7, 40, strlen (count)};
+    const char **all = malloc ((size_t) (argc + 3) * sizeof *all);
+    size_t *all_lens = malloc ((size_t) (argc + 3) * sizeof *all_lens);
+    if (!all || !all_lens) {
+        free (all);
+        free (all_lens);
+        return NULL;
+    }
+    all[0] = "EVALSHA", all[1] = script->sha, all[2] = count;
+    all_lens[0] = 7, all_lens[1] = 40, all_lens[2] = strlen (count);
     for (int i = 0; i < argc; i++) {
         all[3 + i] = argv[i];
         all_lens[3 + i] = lens[i];
@@ -537,10 +544,15 @@ cache_redis_eval (cache_redis_t *self, cache_redis_op_t op, cache_script_t *scri
         //  Redis restarted or flushed its scripts: load it again, once.
         freeReplyObject (reply);
         script->sha[0] = '\0';
-        if (load_sha (self, op, script) != 0)
+        if (load_sha (self, op, script) != 0) {
+            free (all);
+            free (all_lens);
             return NULL;
+        }
         all[1] = script->sha;
         reply = command (self, op, argc + 3, all, all_lens);
     }
+    free (all);
+    free (all_lens);
     return error_means_down (self, op, reply);
 }

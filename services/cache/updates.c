@@ -60,6 +60,8 @@ apply_change (cache_t *self, const Cordbank__BalanceChanged *change, int source)
     int rc =
         cache_store (self, change->guild_id, change->user_id, change->balance, change->version);
     cb_counter_inc (self->updates[source][rc == 1]);
+    if (rc >= 0)
+        cache_board_apply (self, change);
     return rc;
 }
 

@@ -1,7 +1,8 @@
 /*  cmd_leaderboard — /leaderboard [page]: the richest members of this
  *  server, 10 a page.
  *
- *  Asked of balance, which ranks the accounts (the mint left out, equal
+ *  Asked of cache, which keeps one sorted set per guild and asks balance
+ *  when it has none (balance ranks the same way: the mint left out, equal
  *  balances by user id); a read, retried freely. The answer is public, as
  *  a leaderboard is meant to be. An empty first page is a guild where
  *  nobody has coins yet, which is an answer; an empty later page is a
@@ -18,13 +19,13 @@ on_leaderboard (const Cordbank__Envelope *reply, Cordbank__Status status, const 
                 void *arg)
 {
     cmd_ctx_t *self = arg;
-    reply = cmd_reply_check (&self, "balance", reply, status, error,
+    reply = cmd_reply_check (&self, "cache", reply, status, error,
                              CORDBANK__ENVELOPE__BODY_LEADERBOARD_REPLY);
     if (!reply)
         return;
     const Cordbank__LeaderboardReply *board = reply->leaderboard_reply;
     if (board->status != CORDBANK__STATUS__STATUS_OK) {
-        cmd_unexpected (&self, "balance", board->status, board->message);
+        cmd_unexpected (&self, "cache", board->status, board->message);
         return;
     }
     if (board->n_entries > 0) {
@@ -57,5 +58,5 @@ cmd_leaderboard_start (cmd_ctx_t **self_p)
     Cordbank__Envelope request = CORDBANK__ENVELOPE__INIT;
     request.body_case = CORDBANK__ENVELOPE__BODY_LEADERBOARD_REQUEST;
     request.leaderboard_request = &get;
-    cmd_call (self, self->app->balance, &request, true, on_leaderboard);
+    cmd_call (self, self->app->cache, &request, true, on_leaderboard);
 }
