@@ -35,6 +35,8 @@ run shell tests/integration/e2e.sh build/bin
 ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/e2e.sh build-asan/bin
 run shell tests/integration/commands.sh build/bin
 ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/commands.sh build-asan/bin
+run shell tests/integration/admit.sh build/bin
+ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/admit.sh build-asan/bin
 run shell tests/integration/ledger.sh build/bin
 ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/ledger.sh build-asan/bin
 

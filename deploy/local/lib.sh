@@ -125,12 +125,53 @@ cb_start_services() {
         --pg-url "$PG_URL" "${common[@]}"
     cb_spawn cache "$bin/cordbank-cache" --instance cache-1 --bind "tcp://$lo:$PORT_CACHE_RPC" \
         --admin-port "$PORT_CACHE_ADMIN" --redis-url "redis://$lo:$REDIS_PORT" \
-        --balance-endpoints "tcp://$lo:$PORT_BALANCE_RPC" --balance-events "tcp://$lo:$PORT_BALANCE_EVENTS" "${common[@]}"
+        --balance-endpoints "tcp://$lo:$PORT_BALANCE_RPC" --balance-events "tcp://$lo:$PORT_BALANCE_EVENTS" \
+        "${common[@]}" $(cb_local_limits)
     cb_spawn command "$bin/cordbank-command" --instance command-1 --bind "tcp://$lo:$PORT_COMMAND_RPC" \
         --admin-port "$PORT_COMMAND_ADMIN" --cache-endpoints "tcp://$lo:$PORT_CACHE_RPC" \
         --balance-endpoints "tcp://$lo:$PORT_BALANCE_RPC" "${common[@]}"
     cb_spawn gateway "$bin/cordbank-gateway" --instance gateway-1 --http-port "$PORT_GATEWAY_HTTP" \
         --admin-port "$PORT_GATEWAY_ADMIN" --command-endpoints "tcp://$lo:$PORT_COMMAND_RPC" "${common[@]}"
+}
+
+# Rate limits for local runs: the suites and the simulator send many
+# commands for one member, or one guild, within a second, which the
+# production defaults (cordbank-cache --help) would refuse. CORDBANK_USER_RATE,
+# CORDBANK_USER_BURST, CORDBANK_GUILD_RATE and CORDBANK_GUILD_BURST, when set,
+# win (tests/integration/admit.sh tests the real thing with low ones).
+cb_local_limits() {
+    echo --user-rate "${CORDBANK_USER_RATE:-100000}" --user-burst "${CORDBANK_USER_BURST:-100000}" \
+        --guild-rate "${CORDBANK_GUILD_RATE:-1000000}" --guild-burst "${CORDBANK_GUILD_BURST:-1000000}"
+}
+
+# One cache instance: cb_start_cache NAME BIN RPC_PORT ADMIN_PORT
+# BALANCE_RPC_PORT BALANCE_EVENTS_PORT [FLAG...]; Redis at $REDIS_PORT, rate
+# limits from cb_local_limits (flags given after them win).
+cb_start_cache() {
+    local name=$1 bin=$2 rpc=$3 admin=$4 brpc=$5 bevents=$6 lo=127.0.0.1; shift 6
+    cb_spawn "$name" "$bin/cordbank-cache" --instance "$name" --bind "tcp://$lo:$rpc" \
+        --admin-port "$admin" --redis-url "redis://$lo:$REDIS_PORT" \
+        --balance-endpoints "tcp://$lo:$brpc" --balance-events "tcp://$lo:$bevents" \
+        --metrics-endpoints "" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000 \
+        $(cb_local_limits) "$@"
+}
+
+# One command instance: cb_start_command NAME BIN RPC_PORT ADMIN_PORT
+# CACHE_ENDPOINTS BALANCE_ENDPOINTS [FLAG...] (endpoints as the flags take them).
+cb_start_command() {
+    local name=$1 bin=$2 rpc=$3 admin=$4 caches=$5 balances=$6 lo=127.0.0.1; shift 6
+    cb_spawn "$name" "$bin/cordbank-command" --instance "$name" --bind "tcp://$lo:$rpc" \
+        --admin-port "$admin" --cache-endpoints "$caches" --balance-endpoints "$balances" \
+        --metrics-endpoints "" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000 "$@"
+}
+
+# One gateway instance: cb_start_gateway NAME BIN HTTP_PORT ADMIN_PORT
+# COMMAND_ENDPOINTS [FLAG...].
+cb_start_gateway() {
+    local name=$1 bin=$2 http=$3 admin=$4 commands=$5; shift 5
+    cb_spawn "$name" "$bin/cordbank-gateway" --instance "$name" --http-port "$http" \
+        --admin-port "$admin" --command-endpoints "$commands" \
+        --metrics-endpoints "" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000 "$@"
 }
 
 # One balance instance on given ports, for tests that run several or restart
@@ -141,6 +182,18 @@ cb_start_balance() {
     local name=$1 bin=$2 rpc=$3 events=$4 admin=$5 lo=127.0.0.1; shift 5
     cb_spawn "$name" "$bin/cordbank-balance" --instance "$name" --bind "tcp://$lo:$rpc" \
         --events-bind "tcp://$lo:$events" --admin-port "$admin" --pg-url "$PG_URL" \
+        --metrics-endpoints "" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000 "$@"
+}
+
+# One cache instance on given ports, for tests that run several: cb_start_cache
+# NAME BIN RPC_PORT ADMIN_PORT BALANCE_RPC_PORT BALANCE_EVENTS_PORT [FLAG...].
+# Its Redis is $REDIS_PORT (cb_start_redis); its log is logs/NAME.log, its pid
+# pids/NAME. Flags not given come from CORDBANK_* in the environment.
+cb_start_cache() {
+    local name=$1 bin=$2 rpc=$3 admin=$4 balance=$5 events=$6 lo=127.0.0.1; shift 6
+    cb_spawn "$name" "$bin/cordbank-cache" --instance "$name" --bind "tcp://$lo:$rpc" \
+        --admin-port "$admin" --redis-url "redis://$lo:$REDIS_PORT" \
+        --balance-endpoints "tcp://$lo:$balance" --balance-events "tcp://$lo:$events" \
         --metrics-endpoints "" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000 "$@"
 }
 

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "common/client.h"
+#include "common/log.h"
 #include "common/metrics.h"
 #include "common/server.h"
 #include "services/command/render.h"
@@ -37,9 +38,11 @@ typedef enum { CMD_OK = 0, CMD_REFUSED, CMD_ERROR, CMD_OUTCOME_COUNT } cmd_outco
 
 //  The service state: borrowed clients and the series each answer updates.
 typedef struct {
-    cb_client_t *cache;   // reads, write-through
-    cb_client_t *balance; // transfers, history, leaderboard
-    int64_t max_pay;      // also the largest |amount| of one /grant
+    cb_client_t *cache;           // reads, write-through
+    cb_client_t *balance;         // transfers, history, leaderboard
+    int64_t max_pay;              // also the largest |amount| of one /grant
+    cb_metric_t *admit_fail_open; // commands run without cache's admission
+    cb_log_limiter_t admit_log;   // their log line, at most once a second
     cb_metric_t *duration[CMD_KIND_COUNT][CMD_OUTCOME_COUNT];
     cb_metric_t *total[CMD_KIND_COUNT][CMD_OUTCOME_COUNT];
 } command_t;
@@ -60,6 +63,8 @@ typedef struct {
 
 //  dispatch.c: the CommandRequest handler (arg: command_t *).
 void dispatch_command (cb_call_t *call, void *arg);
+//  Hands an admitted context to its command (takes it over).
+void dispatch_start (cmd_ctx_t **self_p);
 cmd_kind_t dispatch_kind (const char *name);
 const char *dispatch_kind_name (cmd_kind_t kind);
 
@@ -78,6 +83,11 @@ void cmd_answer_private (cmd_ctx_t **self_p, const char *text);
 void cmd_refuse (cmd_ctx_t **self_p, Cordbank__Status status, const char *text);
 //  The "having trouble" answer with `status`; logs `why` with the trace id.
 void cmd_trouble (cmd_ctx_t **self_p, Cordbank__Status status, const char *why);
+
+//  admit.c: asks cache whether the command may run (dedup, rate limits),
+//  then dispatch_start, or the rate-limit refusal. Takes over the context.
+void cmd_admit_init (command_t *self);
+void cmd_admit (cmd_ctx_t **self_p);
 
 //  downstream.c: calls to cache and balance on behalf of a command.
 //  Sends with the command's trace id and deadline; fn gets the context as

@@ -29,6 +29,7 @@ command_init (command_t *self, cb_client_t *cache, cb_client_t *balance, int64_t
     self->cache = cache;
     self->balance = balance;
     self->max_pay = max_pay;
+    cmd_admit_init (self);
     for (int kind = 0; kind < CMD_KIND_COUNT; kind++)
         for (int outcome = 0; outcome < CMD_OUTCOME_COUNT; outcome++) {
             char labels[128];

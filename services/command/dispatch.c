@@ -1,7 +1,8 @@
 /*  dispatch — a CommandRequest from the gateway, to the command it names.
  *
  *  Checks what holds for every command (it comes from a server and names
- *  its invoker), then hands the context to the command. The gateway
+ *  its invoker), asks cache to admit it (admit.c: dedup and rate limits),
+ *  then hands the context to the command. The gateway
  *  already refuses commands outside servers; the check is repeated here
  *  because the ledger is per guild and guild 0 must never reach it.
  */
@@ -52,6 +53,21 @@ dispatch_command (cb_call_t *call, void *arg)
         cmd_refuse (&ctx, CORDBANK__STATUS__STATUS_INVALID_ARGUMENT, RENDER_NO_INVOKER);
         return;
     }
+    //  An unknown command is refused at once: it reaches nothing that a
+    //  rate limit protects, so it is not worth a round trip to cache.
+    if (ctx->kind == CMD_UNKNOWN)
+        dispatch_start (&ctx);
+    else
+        cmd_admit (&ctx);
+}
+
+void
+dispatch_start (cmd_ctx_t **self_p)
+{
+    assert (self_p && *self_p);
+    cmd_ctx_t *ctx = *self_p;
+    *self_p = NULL;
+    const Cordbank__CommandRequest *request = ctx->request;
     switch (ctx->kind) {
     case CMD_BALANCE:
         cmd_balance_start (&ctx);

@@ -154,6 +154,24 @@ render_unknown_command (char *out, size_t outlen, const char *name)
 }
 
 char *
+render_rate_limited (char *out, size_t outlen, bool guild, int64_t retry_after_ms)
+{
+    assert (out && outlen >= RENDER_TEXT_LEN);
+    //  "Try again in" as in the cooldown texts, so that a reader (or the
+    //  load simulator) knows it at once for a refusal that ends by itself.
+    const char *who =
+        guild ? "This server is sending too many commands right now" : "You're going too fast";
+    char left[RENDER_DURATION_LEN];
+    if (retry_after_ms < MINUTE_MS) {
+        int64_t seconds = retry_after_ms <= 0 ? 1 : (retry_after_ms + 999) / 1000;
+        snprintf (left, sizeof left, "%" PRId64 "s", seconds);
+    } else
+        render_duration (left, sizeof left, retry_after_ms);
+    snprintf (out, outlen, "%s. Try again in %s.", who, left);
+    return out;
+}
+
+char *
 render_work_claimed (char *out, size_t outlen, int64_t amount, const int64_t *balance)
 {
     assert (out && outlen >= RENDER_TEXT_LEN);

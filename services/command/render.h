@@ -67,6 +67,13 @@ char *render_bad_amount (char *out, size_t outlen, int64_t max_amount);
 //  "Unknown command: /NAME." (a long name is cut at a UTF-8 character boundary)
 char *render_unknown_command (char *out, size_t outlen, const char *name);
 
+//  A command refused by a rate limit, retry_after_ms until it may run:
+//  "You're going too fast. Try again in 3s." (the member's own limit) or
+//  "This server is sending too many commands right now. Try again in 3s."
+//  (the guild's: the member did nothing wrong). Whole seconds rounded up,
+//  at least 1; from a minute up, as render_duration ("1m 05s").
+char *render_rate_limited (char *out, size_t outlen, bool guild, int64_t retry_after_ms);
+
 //  /work: "You worked and earned N coins. Your balance is B coins."
 char *render_work_claimed (char *out, size_t outlen, int64_t amount, const int64_t *balance);
 //  "You already worked this hour. Try again in 42m 10s."

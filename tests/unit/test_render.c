@@ -278,3 +278,24 @@ Test (render, leaderboard_stays_within_discord_limit)
                       strlen ("\nMore: /leaderboard page:2"),
                   "a page of 25 (the ledger's largest) always fits");
 }
+
+Test (render, rate_limited_texts)
+{
+    char out[RENDER_TEXT_LEN];
+    cr_assert_str_eq (render_rate_limited (out, sizeof out, false, 3000),
+                      "You're going too fast. Try again in 3s.");
+    cr_assert_str_eq (render_rate_limited (out, sizeof out, false, 2001),
+                      "You're going too fast. Try again in 3s.");
+    cr_assert_str_eq (render_rate_limited (out, sizeof out, false, 1),
+                      "You're going too fast. Try again in 1s.");
+    cr_assert_str_eq (render_rate_limited (out, sizeof out, false, 0),
+                      "You're going too fast. Try again in 1s.");
+    cr_assert_str_eq (render_rate_limited (out, sizeof out, false, -5),
+                      "You're going too fast. Try again in 1s.");
+    cr_assert_str_eq (render_rate_limited (out, sizeof out, true, 20),
+                      "This server is sending too many commands right now. Try again in 1s.");
+    cr_assert_str_eq (render_rate_limited (out, sizeof out, false, 59999),
+                      "You're going too fast. Try again in 60s.");
+    cr_assert_str_eq (render_rate_limited (out, sizeof out, true, 65000),
+                      "This server is sending too many commands right now. Try again in 1m 05s.");
+}
