@@ -230,6 +230,7 @@ reply_decision (cb_call_t **call_p, const admit_decision_t *decision, bool globa
     } else {
         body.status = CORDBANK__STATUS__STATUS_RATE_LIMITED;
         body.retry_after_ms = decision->retry_after_ms > 0 ? decision->retry_after_ms : 1;
+        body.guild_limit = decision->limit == ADMIT_LIMIT_GUILD;
         body.message = (char *) (decision->limit == ADMIT_LIMIT_GUILD ? CACHE_ADMIT_GUILD_LIMIT
                                                                       : CACHE_ADMIT_USER_LIMIT);
     }

@@ -36,10 +36,6 @@
 
 #define ADMIT_BUDGET_MS 300
 
-//  The message of a RATE_LIMITED AdmitReply when the guild's bucket is the
-//  one that refused (cache's admit.h says so; "user rate limit" otherwise).
-#define GUILD_LIMIT_MESSAGE "guild rate limit"
-
 void
 cmd_admit_init (command_t *self)
 {
@@ -87,8 +83,7 @@ on_admit (const Cordbank__Envelope *reply, Cordbank__Status status, const char *
         dispatch_start (&self);
         break;
     case CORDBANK__STATUS__STATUS_RATE_LIMITED:
-        render_rate_limited (self->text, sizeof self->text,
-                             admit->message && strcmp (admit->message, GUILD_LIMIT_MESSAGE) == 0,
+        render_rate_limited (self->text, sizeof self->text, admit->guild_limit,
                              admit->retry_after_ms);
         cmd_refuse (&self, CORDBANK__STATUS__STATUS_RATE_LIMITED, self->text);
         break;
