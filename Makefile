@@ -58,7 +58,7 @@ UNIT_BIN := $(BUILD)/bin/unit-tests
 # Generated sources are never intermediate: make must not delete them.
 .SECONDARY: $(GEN_C) $(GEN_H)
 
-.PHONY: all asan deps run test test-unit test-integration bench-ledger clean format check-format
+.PHONY: all asan deps run test test-unit test-integration bench-ledger bench-cache clean format check-format
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNIT_BIN)
@@ -149,6 +149,9 @@ test-integration: all
 
 bench-ledger: all
 	load/bench-ledger.sh
+
+bench-cache: all
+	load/bench-cache.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -29,7 +29,6 @@
  *  timeout (it then decides locally) with room to spare.
  */
 #include <assert.h>
-#include <string.h>
 
 #include "common/clock.h"
 #include "services/command/command.h"
