@@ -55,8 +55,9 @@ s_move (cb_breaker_t *self, cb_breaker_state_t to)
     cb_counter_inc (to == CB_BREAKER_CLOSED ? self->to_closed
                     : to == CB_BREAKER_OPEN ? self->to_open
                                             : self->to_half_open);
-    //  Half-open is a short step between the two that matter to an operator.
-    if (to != CB_BREAKER_HALF_OPEN)
+    //  Logged once per outage: the first opening and the closing. Half-open
+    //  and the re-openings after failed probes are in the metrics.
+    if (to == CB_BREAKER_CLOSED || (to == CB_BREAKER_OPEN && from == CB_BREAKER_CLOSED))
         cb_log_info (NULL, to == CB_BREAKER_OPEN ? "breaker opened" : "breaker closed",
                      "{s:s, s:s, s:i}", "target", self->target, "from",
                      cb_breaker_state_name (from), "failures", (int) self->failures);

@@ -185,18 +185,6 @@ cb_start_balance() {
         --metrics-endpoints "" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000 "$@"
 }
 
-# One cache instance on given ports, for tests that run several: cb_start_cache
-# NAME BIN RPC_PORT ADMIN_PORT BALANCE_RPC_PORT BALANCE_EVENTS_PORT [FLAG...].
-# Its Redis is $REDIS_PORT (cb_start_redis); its log is logs/NAME.log, its pid
-# pids/NAME. Flags not given come from CORDBANK_* in the environment.
-cb_start_cache() {
-    local name=$1 bin=$2 rpc=$3 admin=$4 balance=$5 events=$6 lo=127.0.0.1; shift 6
-    cb_spawn "$name" "$bin/cordbank-cache" --instance "$name" --bind "tcp://$lo:$rpc" \
-        --admin-port "$admin" --redis-url "redis://$lo:$REDIS_PORT" \
-        --balance-endpoints "tcp://$lo:$balance" --balance-events "tcp://$lo:$events" \
-        --metrics-endpoints "" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000 "$@"
-}
-
 # Waits until the admin port $1 answers 200 on /readyz (or fails after $2 s,
 # showing the log of $3).
 cb_wait_port_ready() {

@@ -3,7 +3,11 @@
  *
  *  The check is the one a user could make: per member, the newest version
  *  acknowledged so far (a transfer is acknowledged once its write-through
- *  was answered, as command answers the user only then). A read takes a
+ *  was answered, as command answers the user only then). A transfer whose
+ *  write-through failed (Redis down for that cache instance) is
+ *  acknowledged to the user all the same, but the cache was never told of
+ *  it, and nothing it promises covers it: such transfers are counted
+ *  (write_through_failed) and do not raise the version reads are held to. A read takes a
  *  copy of that version when it is sent, and its answer must be at least
  *  as new. Everything runs on one thread, so "before the read was sent" is
  *  exact: no acknowledgement can slip between the copy and the send.
@@ -98,6 +102,8 @@ s_user_of (const run_t *run, size_t member)
 static void
 s_acknowledge (run_t *run, const ll_written_t *result)
 {
+    if (!result->written_through)
+        return;
     for (size_t i = 0; i < result->count; i++) {
         const ll_account_t *account = &result->accounts[i];
         uint64_t first = (uint64_t) run->config->first_user;

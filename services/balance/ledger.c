@@ -3,7 +3,7 @@
  *  Requests wait in one FIFO queue per kind. s_pump sends work whenever a
  *  connection is free: the kind whose oldest request is oldest goes first,
  *  and transfers (or reads) go as one batch of up to batch_max. A queue of
- *  transfers that is not yet full waits up to batch_window_us for company
+ *  transfers (or reads) that is not yet full waits up to batch_window_us for company
  *  (a timerfd, since zloop timers count whole milliseconds); requests that
  *  gathered while every connection was busy go at once, they have waited.
  *  A 5 ms sweep answers whatever has waited, queued or on the wire, past
@@ -309,14 +309,38 @@ s_send (ledger_t *self, batch_t *batch)
     return rc;
 }
 
-//  The kind to serve next: the one whose oldest request is oldest.
+//  How long a batchable kind's queue still waits for company (0: it may
+//  go now). Transfers and reads wait up to the window unless the queue is
+//  full, split requests are in it, or the window is over for everyone.
+static int64_t
+s_wait_us (const ledger_t *self, int kind, bool window_over)
+{
+    const queue_t *queue = &self->queues[kind];
+    if (window_over || self->window_us == 0 || (kind != JOB_TRANSFER && kind != JOB_GET) ||
+        queue->count >= self->batch_max || queue->head->solo)
+        return 0;
+    int64_t waited = cb_mono_us () - queue->head->enqueued_us;
+    return waited < self->window_us ? self->window_us - waited : 0;
+}
+
+//  The kind to serve next: of those that may go now, the one whose oldest
+//  request is oldest. -1 when none may; *wait_us then says for how long.
 static int
-s_next_kind (const ledger_t *self, bool skip_transfers)
+s_next_kind (const ledger_t *self, bool window_over, int64_t *wait_us)
 {
     int best = -1;
-    for (int kind = skip_transfers ? 1 : 0; kind < JOB_KINDS; kind++) {
+    *wait_us = 0;
+    for (int kind = 0; kind < JOB_KINDS; kind++) {
         const item_t *head = self->queues[kind].head;
-        if (head && (best < 0 || head->enqueued_us < self->queues[best].head->enqueued_us))
+        if (!head)
+            continue;
+        int64_t wait = s_wait_us (self, kind, window_over);
+        if (wait > 0) {
+            if (*wait_us == 0 || wait < *wait_us)
+                *wait_us = wait;
+            continue;
+        }
+        if (best < 0 || head->enqueued_us < self->queues[best].head->enqueued_us)
             best = kind;
     }
     return best;
@@ -360,21 +384,12 @@ static void
 s_pump (ledger_t *self, bool window_over)
 {
     while (pool_has_idle (self->pool)) {
-        int kind = s_next_kind (self, false);
+        int64_t wait_us;
+        int kind = s_next_kind (self, window_over, &wait_us);
+        if (wait_us > 0)
+            s_arm_window (self, wait_us);
         if (kind < 0)
             break;
-        const queue_t *queue = &self->queues[kind];
-        if (kind == JOB_TRANSFER && !window_over && self->window_us > 0 &&
-            queue->count < self->batch_max && !queue->head->solo) {
-            int64_t waited = cb_mono_us () - queue->head->enqueued_us;
-            if (waited < self->window_us) {
-                //  Transfers wait for company; other kinds go meanwhile.
-                s_arm_window (self, self->window_us - waited);
-                kind = s_next_kind (self, true);
-                if (kind < 0)
-                    break;
-            }
-        }
         batch_t *batch = s_take (self, kind);
         if (!batch)
             break; // out of memory: the sweep answers them by their deadlines

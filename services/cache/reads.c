@@ -42,6 +42,7 @@ typedef struct {
     uint64_t user_id;
     waiter_t *waiters; // answered by the flight on the wire
     waiter_t *next;    // arrived after it left: answered by the next one
+    uint64_t epoch;    // of the Redis connection when it left
 } flight_t;
 
 static cb_metric_t *
@@ -192,7 +193,11 @@ on_balance_reply (const Cordbank__Envelope *reply, Cordbank__Status status, cons
     else {
         const Cordbank__BalanceGetReply *body = reply->balance_get_reply;
         //  Best effort: when Redis is down the next read passes through too.
-        if (body->status == CORDBANK__STATUS__STATUS_OK && self->redis)
+        //  An answer to a request sent before the connection last changed
+        //  state (an outage, a flush) may predate a write the flush has
+        //  hidden: relayed, not stored.
+        if (body->status == CORDBANK__STATUS__STATUS_OK && self->redis &&
+            cache_redis_readable (self->redis) && cache_redis_epoch (self->redis) == flight->epoch)
             (void) cache_store (self, flight->guild_id, flight->user_id, body->balance,
                                 body->version);
         for (waiter_t *w = flight->waiters, *next; w; w = next) {
@@ -232,6 +237,7 @@ s_send (flight_t *flight, const char *trace_id, int64_t deadline_ms)
     Cordbank__Envelope envelope = CORDBANK__ENVELOPE__INIT;
     envelope.body_case = CORDBANK__ENVELOPE__BODY_BALANCE_GET_REQUEST;
     envelope.balance_get_request = &body;
+    flight->epoch = flight->cache->redis ? cache_redis_epoch (flight->cache->redis) : 0;
     //  The callback runs exactly once, also when the call cannot even be
     //  queued, and answers the waiters then.
     (void) cb_client_call (flight->cache->balance, &envelope, trace_id, deadline_ms, true,

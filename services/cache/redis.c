@@ -9,10 +9,14 @@
  *
  *  Why flush on (re)connect: while we were not connected, BalanceChanged
  *  events and write-throughs could not be applied, so anything Redis still
- *  holds may be older than what was acknowledged since. Deleting every
- *  cached balance (SCAN + UNLINK, a bounded batch per flush tick) before
- *  serving reads again costs some misses; serving a stale balance would
- *  be a wrong answer.
+ *  holds may be older than what was acknowledged since. Every cached
+ *  balance becomes a tombstone, "version:T" (SCAN and a small Lua script,
+ *  a bounded batch per flush tick), before reads are served from Redis
+ *  again: a tombstone reads as a miss but keeps its version, so an answer
+ *  from balance that left before a newer write (a read-through, a late
+ *  event) can still not be stored over it. Deleting the keys instead let
+ *  exactly such late answers in: a flush by one instance removed a write
+ *  another had just made, and an older answer then filled the gap.
  */
 #include "services/cache/redis.h"
 
@@ -42,11 +46,15 @@
 //  balance, ttl seconds. Versions are compared as decimal strings (length,
 //  then bytes), so the full uint64 range compares exactly (Lua numbers are
 //  doubles). A value that does not parse is overwritten.
+//  A tombstone ("version:T", see the flush) of the same version may be
+//  replaced by the live value.
 static const char SET_IF_NEWER_LUA[] =
     "local cur = redis.call('GET', KEYS[1])\n"
     "if cur then\n"
     "  local v = string.match(cur, '^(%d+):')\n"
-    "  if v and (#v > #ARGV[1] or (#v == #ARGV[1] and v >= ARGV[1])) then\n"
+    "  local tomb = string.sub(cur, -2) == ':T'\n"
+    "  if v and (#v > #ARGV[1] or (#v == #ARGV[1] and (v > ARGV[1] or (v == ARGV[1] and not "
+    "tomb)))) then\n"
     "    return 0\n"
     "  end\n"
     "end\n"
@@ -77,6 +85,7 @@ struct cache_redis {
     char cursor[24];      // SCAN position while FLUSHING
     uint64_t flushed;     // keys deleted by the current flush
     cb_breaker_t breaker; // one failure opens it: the connection is gone then
+    uint64_t epoch;       // + 1 on every change of state
     cache_redis_ready_fn *on_ready;
     void *ready_arg;
     cb_metric_t *up;
@@ -111,6 +120,7 @@ mark_down (cache_redis_t *self, op_t op, const char *why)
         redisFree (self->ctx);
     self->ctx = NULL;
     self->state = STATE_DOWN;
+    self->epoch++;
     flush_timer_stop (self);
     cb_gauge_set (self->up, 0);
     cb_breaker_failure (&self->breaker);
@@ -200,24 +210,38 @@ load_script (cache_redis_t *self)
     return rc;
 }
 
-//  UNLINK of the keys one SCAN step found. 0, or -1 when Redis failed.
+//  Every key: a live value becomes the tombstone of its version (its TTL
+//  kept); anything unparsable goes.
+static cache_script_t s_bury = {
+    .source =
+        "local n = 0\n"
+        "for _, k in ipairs(KEYS) do\n"
+        "  local cur = redis.call('GET', k)\n"
+        "  if cur and string.sub(cur, -2) ~= ':T' then\n"
+        "    local v = string.match(cur, '^(%d+):')\n"
+        "    if v then redis.call('SET', k, v .. ':T', 'KEEPTTL') else redis.call('DEL', k) end\n"
+        "    n = n + 1\n"
+        "  end\n"
+        "end\n"
+        "return n\n"};
+
+//  Tombstones for the keys one SCAN step found. 0, or -1 when Redis failed.
 static int
 unlink_keys (cache_redis_t *self, const redisReply *keys)
 {
     if (keys->elements == 0)
         return 0;
-    size_t argc = keys->elements + 1;
+    size_t argc = keys->elements;
     const char **argv = malloc (argc * sizeof *argv);
     size_t *lens = malloc (argc * sizeof *lens);
     int rc = -1;
     if (argv && lens) {
-        argv[0] = "UNLINK";
-        lens[0] = 6;
         for (size_t i = 0; i < keys->elements; i++) {
-            argv[i + 1] = keys->element[i]->str;
-            lens[i + 1] = keys->element[i]->len;
+            argv[i] = keys->element[i]->str;
+            lens[i] = keys->element[i]->len;
         }
-        redisReply *done = command_ok (self, OP_FLUSH, (int) argc, argv, lens);
+        redisReply *done =
+            cache_redis_eval (self, OP_FLUSH, &s_bury, (int) argc, (int) argc, argv, lens);
         if (done && done->type == REDIS_REPLY_INTEGER)
             self->flushed += (uint64_t) done->integer;
         rc = done ? 0 : -1;
@@ -236,7 +260,7 @@ is_scan_reply (const redisReply *reply, size_t cursor_max)
            reply->element[1]->type == REDIS_REPLY_ARRAY;
 }
 
-//  One SCAN step and one UNLINK of what it found: bounded work per tick.
+//  One SCAN step and tombstones for what it found: bounded work per tick.
 //  Returns 1 when the scan has completed, 0 to go on, -1 when Redis failed
 //  (now DOWN).
 static int
@@ -273,6 +297,7 @@ on_flush_tick (zloop_t *loop, int timer_id, void *arg)
         return 0;
     flush_timer_stop (self);
     self->state = STATE_UP;
+    self->epoch++;
     cb_log_info (NULL, "redis cache flushed, serving reads", "{s:I}", "keys",
                  (json_int_t) self->flushed);
     if (self->on_ready)
@@ -284,6 +309,7 @@ static void
 start_flush (cache_redis_t *self)
 {
     self->state = STATE_FLUSHING;
+    self->epoch++;
     snprintf (self->cursor, sizeof self->cursor, "0");
     self->flushed = 0;
     flush_timer_stop (self);
@@ -383,6 +409,13 @@ cache_redis_on_ready (cache_redis_t *self, cache_redis_ready_fn *fn, void *arg)
     assert (self);
     self->on_ready = fn;
     self->ready_arg = arg;
+}
+
+uint64_t
+cache_redis_epoch (const cache_redis_t *self)
+{
+    assert (self);
+    return self->epoch;
 }
 
 bool

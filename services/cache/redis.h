@@ -13,8 +13,9 @@
  *  drops the connection and moves to DOWN. Every (re)connection, including
  *  the first one, goes through FLUSHING.
  *
- *  Balances live under cb:bal:<guild>:<user> as "version:balance", written
- *  only by a Lua compare-and-set that keeps the higher version.
+ *  Balances live under cb:bal:<guild>:<user> as "version:balance" (or
+ *  "version:T", a tombstone left by a flush, which reads as a miss),
+ *  written only by a Lua compare-and-set that keeps the higher version.
  */
 #ifndef CACHE_REDIS_H
 #define CACHE_REDIS_H
@@ -53,6 +54,11 @@ void cache_redis_destroy (cache_redis_t **self_p);
 //  are served from Redis again: the moment to warm it.
 typedef void (cache_redis_ready_fn) (void *arg);
 void cache_redis_on_ready (cache_redis_t *self, cache_redis_ready_fn *fn, void *arg);
+
+//  Changes whenever the connection's state does: an answer from balance
+//  to a request sent in another epoch may predate a flush, and must not be
+//  stored.
+uint64_t cache_redis_epoch (const cache_redis_t *self);
 
 //  Connected and flushed: a read may be served from Redis.
 bool cache_redis_readable (const cache_redis_t *self);
