@@ -32,6 +32,8 @@ struct cb_server {
     bool draining;
     cb_metric_t *inflight_gauge;
     cb_rpcstats_t stats;
+    cb_burst_fn *burst_end;
+    void *burst_arg;
 };
 
 struct cb_call {
@@ -167,7 +169,17 @@ on_readable (zloop_t *loop, zsock_t *router, void *arg)
         dispatch (self, msg);
         zmsg_destroy (&msg);
     }
+    if (self->burst_end)
+        self->burst_end (self->burst_arg);
     return 0;
+}
+
+void
+cb_server_on_burst_end (cb_server_t *self, cb_burst_fn *fn, void *arg)
+{
+    assert (self);
+    self->burst_end = fn;
+    self->burst_arg = arg;
 }
 
 cb_server_t *

@@ -34,6 +34,11 @@ void cb_server_destroy (cb_server_t **self_p);
 void cb_server_handle (cb_server_t *self, Cordbank__Envelope__BodyCase body, cb_handler_fn *fn,
                        void *arg);
 void cb_server_set_max_inflight (cb_server_t *self, size_t max_inflight);
+//  fn runs after each burst of requests read from the socket (at most 64):
+//  a handler may gather work during the burst and do it once here (cache
+//  pipelines its Redis reads).
+typedef void (cb_burst_fn) (void *arg);
+void cb_server_on_burst_end (cb_server_t *self, cb_burst_fn *fn, void *arg);
 void cb_server_set_draining (cb_server_t *self, bool draining);
 size_t cb_server_inflight (const cb_server_t *self);
 

@@ -157,6 +157,13 @@ cb_service_handle (cb_service_t *self, Cordbank__Envelope__BodyCase body, cb_han
     cb_server_handle (self->server, body, fn, arg);
 }
 
+void
+cb_service_on_burst_end (cb_service_t *self, cb_burst_fn *fn, void *arg)
+{
+    assert (self->server);
+    cb_server_on_burst_end (self->server, fn, arg);
+}
+
 cb_client_t *
 cb_service_client (cb_service_t *self, const char *target, const char *spec)
 {

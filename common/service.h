@@ -76,6 +76,9 @@ int cb_service_serve (cb_service_t *self, const char *endpoint);
 void cb_service_handle (cb_service_t *self, Cordbank__Envelope__BodyCase body, cb_handler_fn *fn,
                         void *arg);
 
+//  See cb_server_on_burst_end.
+void cb_service_on_burst_end (cb_service_t *self, cb_burst_fn *fn, void *arg);
+
 //  A client of another service, owned by the service. NULL on a bad spec.
 cb_client_t *cb_service_client (cb_service_t *self, const char *target, const char *spec);
 

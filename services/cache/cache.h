@@ -40,6 +40,8 @@ typedef struct {
     bool asking; // a request to balance is out
 } cache_warm_t;
 
+#define CACHE_PENDING_MAX 64
+
 typedef struct {
     cache_redis_t *redis;  // owned by main
     zloop_t *loop;         // the service's
@@ -51,10 +53,12 @@ typedef struct {
     cb_metric_t *warmed;
     cb_metric_t *board_hits, *board_misses, *board_rebuilds, *board_rebuild_failures;
     cb_metric_t *hit, *negative_hit, *miss, *stale, *passthrough, *joins, *hit_ratio;
-    uint64_t counts[3];                          // reads: hit, negative hit, not from Redis
-    uint64_t ratio_served, ratio_total;          // at the last hit-ratio tick
-    zhashx_t *flights;                           // "guild:user" -> the read on its way to balance
-    bool closing;                                // the service has stopped: send nothing more
+    uint64_t counts[3];                    // reads: hit, negative hit, not from Redis
+    uint64_t ratio_served, ratio_total;    // at the last hit-ratio tick
+    zhashx_t *flights;                     // "guild:user" -> the read on its way to balance
+    bool closing;                          // the service has stopped: send nothing more
+    cb_call_t *pending[CACHE_PENDING_MAX]; // reads of this burst: one pipelined round trip
+    size_t pending_count;
     cb_metric_t *updates[CACHE_SOURCE_COUNT][2]; // [source][applied]
 } cache_t;
 
@@ -76,7 +80,10 @@ void cache_warm_init (cache_t *self, zloop_t *loop);
 void cache_warm_destroy (cache_t *self);
 
 //  BalanceGetRequest handler (arg: cache_t *).
+//  Reads gather during a burst of requests and go to Redis together in
+//  cache_reads_flush, the burst's end (cb_service_on_burst_end).
 void cache_on_get (cb_call_t *call, void *arg);
+void cache_reads_flush (void *arg);
 //  BalanceUpdate handler (arg: cache_t *): OK, or UNAVAILABLE when Redis is down.
 void cache_on_update (cb_call_t *call, void *arg);
 //  BalanceChanged events from balance's PUB (arg: cache_t *).

@@ -70,6 +70,7 @@ serve (cb_service_t *svc, const config_t *cfg, const cache_redis_addr_t *addr, c
     int rc = 1;
     if (cache->balance && cache->redis && events && admit) {
         cb_service_handle (svc, CORDBANK__ENVELOPE__BODY_BALANCE_GET_REQUEST, cache_on_get, cache);
+        cb_service_on_burst_end (svc, cache_reads_flush, cache);
         cb_service_handle (svc, CORDBANK__ENVELOPE__BODY_BALANCE_UPDATE, cache_on_update, cache);
         cb_service_handle (svc, CORDBANK__ENVELOPE__BODY_ADMIT_REQUEST, cache_admit_on_request,
                            admit);

@@ -121,15 +121,12 @@ reply_balance (cb_call_t **call_p, Cordbank__Status status, const char *message,
 
 typedef enum { LOOK_HIT = 0, LOOK_MISS, LOOK_BLIND } look_t;
 
-//  Answers from Redis when it may. LOOK_MISS: Redis was asked and has
-//  nothing new enough; LOOK_BLIND: Redis could not be asked.
+//  Answers from what Redis said (rc: 1 found, 0 absent, -1 could not be
+//  asked). LOOK_MISS: nothing new enough; LOOK_BLIND: Redis was not asked.
 static look_t
-serve_cached (cache_t *self, cb_call_t **call_p, const Cordbank__BalanceGetRequest *request)
+serve_cached (cache_t *self, cb_call_t **call_p, const Cordbank__BalanceGetRequest *request, int rc,
+              cache_balance_t value)
 {
-    cache_balance_t value;
-    int rc = cache_redis_readable (self->redis)
-                 ? cache_redis_get (self->redis, request->guild_id, request->user_id, &value)
-                 : -1;
     if (rc < 0) {
         cb_counter_inc (self->passthrough);
         self->counts[2]++;
@@ -280,6 +277,41 @@ ask_balance (cache_t *self, cb_call_t *call, const Cordbank__BalanceGetRequest *
     s_send (flight, cb_call_trace_id (call), cb_call_deadline_ms (call));
 }
 
+//  One read answered from Redis's answer, or sent on to balance.
+static void
+s_serve (cache_t *self, cb_call_t *call, int rc, cache_balance_t value)
+{
+    const Cordbank__BalanceGetRequest *request = cb_call_request (call)->balance_get_request;
+    look_t look = serve_cached (self, &call, request, rc, value);
+    if (look != LOOK_HIT)
+        ask_balance (self, call, request, look);
+}
+
+//  The reads of one burst of requests, in one round trip to Redis
+//  (pipelined GETs) rather than one each.
+void
+cache_reads_flush (void *arg)
+{
+    cache_t *self = arg;
+    size_t n = self->pending_count;
+    self->pending_count = 0;
+    if (n == 0)
+        return;
+    uint64_t guilds[CACHE_PENDING_MAX], users[CACHE_PENDING_MAX];
+    cache_balance_t values[CACHE_PENDING_MAX];
+    int found[CACHE_PENDING_MAX];
+    for (size_t i = 0; i < n; i++) {
+        const Cordbank__BalanceGetRequest *request =
+            cb_call_request (self->pending[i])->balance_get_request;
+        guilds[i] = request->guild_id;
+        users[i] = request->user_id;
+    }
+    bool asked = self->redis && cache_redis_readable (self->redis) &&
+                 cache_redis_get_many (self->redis, guilds, users, n, values, found) == 0;
+    for (size_t i = 0; i < n; i++)
+        s_serve (self, self->pending[i], asked ? found[i] : -1, values[i]);
+}
+
 void
 cache_on_get (cb_call_t *call, void *arg)
 {
@@ -289,7 +321,12 @@ cache_on_get (cb_call_t *call, void *arg)
         cb_call_fail (&call, CORDBANK__STATUS__STATUS_INVALID_ARGUMENT, "missing request body");
         return;
     }
-    look_t look = serve_cached (self, &call, request);
-    if (look != LOOK_HIT)
-        ask_balance (self, call, request, look);
+    if (!self->redis || !cache_redis_readable (self->redis)) {
+        s_serve (self, call, -1, (cache_balance_t){0});
+        return;
+    }
+    //  Answered at the end of the burst (cache_reads_flush).
+    self->pending[self->pending_count++] = call;
+    if (self->pending_count == CACHE_PENDING_MAX)
+        cache_reads_flush (self);
 }

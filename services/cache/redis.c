@@ -479,6 +479,46 @@ cache_redis_get (cache_redis_t *self, uint64_t guild_id, uint64_t user_id, cache
     return rc;
 }
 
+int
+cache_redis_get_many (cache_redis_t *self, const uint64_t *guild_ids, const uint64_t *user_ids,
+                      size_t n, cache_balance_t *out, int *found)
+{
+    assert (self && guild_ids && user_ids && out && found);
+    if (!self->ctx)
+        return -1;
+    int64_t started = cb_mono_us ();
+    for (size_t i = 0; i < n; i++) {
+        char key[64];
+        const char *argv[] = {"GET", key};
+        size_t lens[] = {3, format_key (key, sizeof key, guild_ids[i], user_ids[i])};
+        if (redisAppendCommandArgv (self->ctx, 2, argv, lens) != REDIS_OK) {
+            mark_down (self, OP_GET, "out of memory");
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        redisReply *reply = NULL;
+        if (redisGetReply (self->ctx, (void **) &reply) != REDIS_OK || !reply) {
+            char why[128];
+            snprintf (why, sizeof why, "%s",
+                      self->ctx->errstr[0] ? self->ctx->errstr : "no reply to a pipelined GET");
+            mark_down (self, OP_GET, why);
+            return -1;
+        }
+        if (reply->type == REDIS_REPLY_ERROR) {
+            char why[160];
+            snprintf (why, sizeof why, "%s", reply->str);
+            freeReplyObject (reply);
+            mark_down (self, OP_GET, why);
+            return -1;
+        }
+        found[i] = reply->type == REDIS_REPLY_STRING && parse_value (reply->str, &out[i]) == 0;
+        freeReplyObject (reply);
+    }
+    observe (self, OP_GET, started);
+    return 0;
+}
+
 //  EVALSHA, or EVAL (which also caches the script again) when Redis has
 //  forgotten it (restart, SCRIPT FLUSH).
 static redisReply *

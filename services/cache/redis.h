@@ -70,6 +70,11 @@ bool cache_redis_writable (const cache_redis_t *self);
 int cache_redis_get (cache_redis_t *self, uint64_t guild_id, uint64_t user_id,
                      cache_balance_t *out);
 
+//  The same for n accounts in one round trip (pipelined GETs): found[i] is
+//  1, or 0 when absent or malformed. 0, or -1 when Redis is down or failed.
+int cache_redis_get_many (cache_redis_t *self, const uint64_t *guild_ids, const uint64_t *user_ids,
+                          size_t n, cache_balance_t *out, int *found);
+
 //  Stores value with a ttl_s expiry unless the stored version is the same
 //  or newer. 1 stored, 0 refused as not newer, -1 down or failed.
 int cache_redis_store (cache_redis_t *self, uint64_t guild_id, uint64_t user_id,
