@@ -340,6 +340,37 @@ cache_board_on_request (cb_call_t *call, void *arg)
                            cb_call_deadline_ms (call), true, on_balance_board, call);
 }
 
+//  After a flush: every board may have missed events while this instance
+//  could not apply them, so each is marked incomplete (its marker goes)
+//  and rebuilt on its next read. SCAN in bounded steps.
+void
+cache_board_forget_all (cache_t *self)
+{
+    assert (self);
+    char cursor[24] = "0";
+    for (int step = 0; step < 10000; step++) {
+        const char *argv[] = {"SCAN", cursor, "MATCH", "cb:lbok:*", "COUNT", "1000"};
+        size_t lens[] = {4, strlen (cursor), 5, 9, 5, 4};
+        redisReply *reply = cache_redis_command (self->redis, CACHE_OP_BOARD, 6, argv, lens);
+        if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+            reply->element[0]->type != REDIS_REPLY_STRING ||
+            reply->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject (reply);
+            return;
+        }
+        snprintf (cursor, sizeof cursor, "%s", reply->element[0]->str);
+        const redisReply *keys = reply->element[1];
+        for (size_t i = 0; i < keys->elements; i++) {
+            const char *del[] = {"DEL", keys->element[i]->str};
+            size_t del_lens[] = {3, keys->element[i]->len};
+            freeReplyObject (cache_redis_command (self->redis, CACHE_OP_BOARD, 2, del, del_lens));
+        }
+        freeReplyObject (reply);
+        if (strcmp (cursor, "0") == 0)
+            return;
+    }
+}
+
 void
 cache_board_init (cache_t *self)
 {

@@ -74,6 +74,8 @@ void cache_board_init (cache_t *self);
 void cache_board_on_request (cb_call_t *call, void *arg);
 //  A member's new state (events and write-throughs) onto its guild's board.
 void cache_board_apply (cache_t *self, const Cordbank__BalanceChanged *change);
+//  After a flush: every board is rebuilt on its next read.
+void cache_board_forget_all (cache_t *self);
 
 //  Warms Redis after every flush (self->redis and self->balance set).
 void cache_warm_init (cache_t *self, zloop_t *loop);

@@ -74,11 +74,13 @@ on_active (const Cordbank__Envelope *reply, Cordbank__Status status, const char 
     }
 }
 
-//  Redis is flushed and serving: ask balance what to put in it.
+//  Redis is flushed and serving: boards are marked for rebuilding, and
+//  balance is asked what to put in it.
 static void
 s_on_ready (void *arg)
 {
     cache_t *self = arg;
+    cache_board_forget_all (self);
     if (self->warm_accounts == 0 || self->warm.asking || self->warm.timer >= 0 || self->closing)
         return;
     Cordbank__ActiveAccountsRequest body = CORDBANK__ACTIVE_ACCOUNTS_REQUEST__INIT;
