@@ -38,12 +38,4 @@ int pg_exec (PGconn *conn, const pg_query_t *query, int64_t timeout_ms, PGresult
 //  The SQLSTATE of an error result ("23505"), or "" when there is none.
 const char *pg_sqlstate (const PGresult *result);
 
-//  Prepares `sql` as statement `name`. 0, or a PG_* error with err filled.
-int pg_prepare (PGconn *conn, const char *name, const char *sql, int64_t timeout_ms, char *err,
-                size_t errlen);
-
-//  Without blocking: false when the server has closed the connection or it
-//  has otherwise failed since the last statement.
-bool pg_alive (PGconn *conn);
-
 #endif

@@ -463,23 +463,6 @@ parse_value (const char *text, cache_balance_t *out)
 }
 
 int
-cache_redis_get (cache_redis_t *self, uint64_t guild_id, uint64_t user_id, cache_balance_t *out)
-{
-    assert (self && out);
-    char key[64];
-    const char *argv[] = {"GET", key};
-    size_t lens[] = {3, format_key (key, sizeof key, guild_id, user_id)};
-    redisReply *reply = command_ok (self, OP_GET, 2, argv, lens);
-    if (!reply)
-        return -1;
-    int rc = 0;
-    if (reply->type == REDIS_REPLY_STRING && parse_value (reply->str, out) == 0)
-        rc = 1;
-    freeReplyObject (reply);
-    return rc;
-}
-
-int
 cache_redis_get_many (cache_redis_t *self, const uint64_t *guild_ids, const uint64_t *user_ids,
                       size_t n, cache_balance_t *out, int *found)
 {

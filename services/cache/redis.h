@@ -65,13 +65,9 @@ bool cache_redis_readable (const cache_redis_t *self);
 //  Connected (UP or FLUSHING): writes are attempted.
 bool cache_redis_writable (const cache_redis_t *self);
 
-//  1 and *out filled when the key holds a well-formed value, 0 when it is
-//  absent (or malformed), -1 when Redis is down or the command failed.
-int cache_redis_get (cache_redis_t *self, uint64_t guild_id, uint64_t user_id,
-                     cache_balance_t *out);
-
-//  The same for n accounts in one round trip (pipelined GETs): found[i] is
-//  1, or 0 when absent or malformed. 0, or -1 when Redis is down or failed.
+//  n accounts in one round trip (pipelined GETs): found[i] is 1 and out[i]
+//  filled when the key holds a well-formed value, 0 when it is absent,
+//  malformed or a tombstone. 0, or -1 when Redis is down or failed.
 int cache_redis_get_many (cache_redis_t *self, const uint64_t *guild_ids, const uint64_t *user_ids,
                           size_t n, cache_balance_t *out, int *found);
 
