@@ -61,6 +61,8 @@ static const char SET_IF_NEWER_LUA[] =
     "redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[2], 'EX', ARGV[3])\n"
     "return 1\n";
 
+static cache_script_t s_set_if_newer = {.source = SET_IF_NEWER_LUA};
+
 typedef enum { STATE_DOWN = 0, STATE_FLUSHING, STATE_UP } state_t;
 
 //  The op label of a command's duration and of the log line when it fails.
@@ -79,7 +81,6 @@ struct cache_redis {
     redisContext *ctx; // NULL while DOWN
     state_t state;
     bool reported_down; // "redis unreachable" logged, "reachable again" not yet
-    char sha[41];       // of SET_IF_NEWER_LUA, from SCRIPT LOAD
     int reconnect_timer;
     int flush_timer;      // -1 unless FLUSHING
     char cursor[24];      // SCAN position while FLUSHING
@@ -190,25 +191,7 @@ select_db (cache_redis_t *self)
     return rc;
 }
 
-static int
-load_script (cache_redis_t *self)
-{
-    const char *argv[] = {"SCRIPT", "LOAD", SET_IF_NEWER_LUA};
-    size_t lens[] = {6, 4, sizeof SET_IF_NEWER_LUA - 1};
-    redisReply *reply = command_ok (self, OP_CONNECT, 3, argv, lens);
-    if (!reply)
-        return -1;
-    int rc = -1;
-    if (reply->type == REDIS_REPLY_STRING && reply->len == 40) {
-        memcpy (self->sha, reply->str, 40);
-        self->sha[40] = '\0';
-        rc = 0;
-    }
-    freeReplyObject (reply);
-    if (rc != 0)
-        mark_down (self, OP_CONNECT, "unexpected reply to SCRIPT LOAD");
-    return rc;
-}
+static int load_sha (cache_redis_t *self, cache_redis_op_t op, cache_script_t *script);
 
 //  Every key: a live value becomes the tombstone of its version (its TTL
 //  kept); anything unparsable goes.
@@ -336,7 +319,8 @@ connect_now (cache_redis_t *self)
         mark_down (self, OP_CONNECT, "could not set the socket timeout");
         return -1;
     }
-    if (select_db (self) != 0 || load_script (self) != 0)
+    //  Loaded at once: a Redis that cannot run scripts is no use to us.
+    if (select_db (self) != 0 || load_sha (self, OP_CONNECT, &s_set_if_newer) != 0)
         return -1;
     cb_gauge_set (self->up, 1);
     cb_breaker_success (&self->breaker);
@@ -502,25 +486,6 @@ cache_redis_get_many (cache_redis_t *self, const uint64_t *guild_ids, const uint
     return 0;
 }
 
-//  EVALSHA, or EVAL (which also caches the script again) when Redis has
-//  forgotten it (restart, SCRIPT FLUSH).
-static redisReply *
-eval_store (cache_redis_t *self, const char **args, const size_t *arglens)
-{
-    const char *argv[] = {"EVALSHA", self->sha, "1", args[0], args[1], args[2], args[3]};
-    size_t lens[] = {7, 40, 1, arglens[0], arglens[1], arglens[2], arglens[3]};
-    redisReply *reply = command (self, OP_STORE, 7, argv, lens);
-    if (reply && reply->type == REDIS_REPLY_ERROR && strncmp (reply->str, "NOSCRIPT", 8) == 0) {
-        freeReplyObject (reply);
-        argv[0] = "EVAL";
-        argv[1] = SET_IF_NEWER_LUA;
-        lens[0] = 4;
-        lens[1] = sizeof SET_IF_NEWER_LUA - 1;
-        reply = command (self, OP_STORE, 7, argv, lens);
-    }
-    return error_means_down (self, OP_STORE, reply);
-}
-
 int
 cache_redis_store (cache_redis_t *self, uint64_t guild_id, uint64_t user_id,
                    const cache_balance_t *value, int64_t ttl_s)
@@ -536,7 +501,7 @@ cache_redis_store (cache_redis_t *self, uint64_t guild_id, uint64_t user_id,
         (size_t) snprintf (balance, sizeof balance, "%" PRId64, value->balance),
         (size_t) snprintf (ttl, sizeof ttl, "%" PRId64, ttl_s),
     };
-    redisReply *reply = eval_store (self, args, lens);
+    redisReply *reply = cache_redis_eval (self, OP_STORE, &s_set_if_newer, 1, 4, args, lens);
     if (!reply)
         return -1;
     int rc = reply->type == REDIS_REPLY_INTEGER ? (reply->integer == 1 ? 1 : 0) : -1;
