@@ -470,6 +470,16 @@ s_active_done (item_t *item, const PGresult *result)
     free (active.entries);
 }
 
+//  A statement that failed as a whole on a conflict, and may succeed when
+//  run again: a transaction rollback (class 40: deadlock, serialization
+//  failure) or a twin's key committed meanwhile (unique_violation).
+static bool
+s_conflict (const PGresult *result)
+{
+    const char *state = pg_sqlstate (result);
+    return !strncmp (state, "40", 2) || !strcmp (state, "23505");
+}
+
 //  A whole transfer batch failed in SQL. Conflicts roll everything back
 //  and are retried; anything else splits the batch so that only the
 //  request that causes it fails.
@@ -477,8 +487,7 @@ static bool
 s_retry_or_split (ledger_t *self, batch_t *batch, const PGresult *result, const char *error)
 {
     const char *state = pg_sqlstate (result);
-    bool conflict =
-        !strcmp (state, "23505") || !strcmp (state, "40P01") || !strcmp (state, "40001");
+    bool conflict = s_conflict (result);
     int attempts = 0;
     for (size_t i = 0; conflict && i < batch->count; i++)
         if (++batch->items[i]->attempts > attempts)
@@ -560,11 +569,9 @@ s_on_result (void *arg, int rc, const PGresult *result, const char *error)
                           error);
         //  A conflict that outlived its retries is worth another try by
         //  the caller; any other SQL error is a bug.
-        const char *state = pg_sqlstate (result);
-        bool conflict = !strncmp (state, "40", 2) || !strcmp (state, "23505");
         for (size_t i = 0; i < batch->count; i++)
-            s_answer_error (batch->items[i], conflict ? LEDGER_UNAVAILABLE : LEDGER_INTERNAL,
-                            error);
+            s_answer_error (batch->items[i],
+                            s_conflict (result) ? LEDGER_UNAVAILABLE : LEDGER_INTERNAL, error);
     } else if (rc != PG_SQL_ERROR) {
         //  The connection broke or timed out: the statement may or may not
         //  have committed. A retry with the same key tells.
