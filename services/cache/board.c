@@ -227,10 +227,12 @@ s_rebuild (cache_t *self, uint64_t guild_id)
 {
     keys_t keys;
     s_keys (&keys, guild_id);
+    char lock_s[16];
+    size_t lock_len = (size_t) snprintf (lock_s, sizeof lock_s, "%d", BOARD_LOCK_S);
     redisReply *reply =
         cache_redis_command (self->redis, CACHE_OP_BOARD, 6,
-                             (const char *[]){"SET", keys.text[K_LOCK], "1", "NX", "EX", "30"},
-                             (size_t[]){3, keys.lens[K_LOCK], 1, 2, 2, 2});
+                             (const char *[]){"SET", keys.text[K_LOCK], "1", "NX", "EX", lock_s},
+                             (size_t[]){3, keys.lens[K_LOCK], 1, 2, 2, lock_len});
     bool locked = reply && reply->type == REDIS_REPLY_STATUS;
     freeReplyObject (reply);
     if (!locked)
