@@ -4,6 +4,7 @@
  *  first second of load, and a drain may add seconds past --duration-s.
  */
 #include "load/ledger-load/reads.h"
+#include "load/ledger-load/grow.h"
 #include "load/ledger-load/selftest.h"
 #include "load/discord-sim/histogram.h"
 #include "common/envelope.h"
@@ -59,17 +60,10 @@ ll_reads_destroy (ll_reads_t **self_p)
 static second_t *
 s_second (ll_reads_t *self, size_t second)
 {
-    if (second >= self->second_cap) {
-        size_t cap = self->second_cap ? self->second_cap : 64;
-        while (cap <= second)
-            cap *= 2;
-        second_t *seconds = realloc (self->seconds, cap * sizeof *seconds);
-        if (!seconds)
-            return NULL;
-        memset (seconds + self->second_cap, 0, (cap - self->second_cap) * sizeof *seconds);
-        self->seconds = seconds;
-        self->second_cap = cap;
-    }
+    second_t *seconds = ll_grow (self->seconds, &self->second_cap, sizeof *seconds, second);
+    if (!seconds)
+        return NULL;
+    self->seconds = seconds;
     if (second >= self->second_count)
         self->second_count = second + 1;
     return &self->seconds[second];

@@ -5,6 +5,7 @@
  *  clock, not the wall clock, so second 0 is the first second of load.
  */
 #include "load/ledger-load/report.h"
+#include "load/ledger-load/grow.h"
 #include "load/ledger-load/selftest.h"
 #include "load/discord-sim/histogram.h"
 #include "common/envelope.h"
@@ -79,17 +80,10 @@ s_is_failure (uint32_t status)
 static second_t *
 s_second (ll_report_t *self, size_t second)
 {
-    if (second >= self->second_cap) {
-        size_t cap = self->second_cap ? self->second_cap : 64;
-        while (cap <= second)
-            cap *= 2;
-        second_t *seconds = realloc (self->seconds, cap * sizeof *seconds);
-        if (!seconds)
-            return NULL;
-        memset (seconds + self->second_cap, 0, (cap - self->second_cap) * sizeof *seconds);
-        self->seconds = seconds;
-        self->second_cap = cap;
-    }
+    second_t *seconds = ll_grow (self->seconds, &self->second_cap, sizeof *seconds, second);
+    if (!seconds)
+        return NULL;
+    self->seconds = seconds;
     if (second >= self->second_count)
         self->second_count = second + 1;
     return &self->seconds[second];
