@@ -18,6 +18,7 @@ set -uo pipefail
 CB_BIN=${1:-${CB_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/bin}}
 . "$(dirname "$0")/../../deploy/local/lib.sh"
 . "$(dirname "$0")/../lib/assert.sh"
+. "$(dirname "$0")/../lib/interact.sh"
 
 export CORDBANK_USER_RATE=1 CORDBANK_USER_BURST=3 CORDBANK_GUILD_RATE=1 CORDBANK_GUILD_BURST=6
 lo=127.0.0.1
@@ -44,13 +45,6 @@ URL_B="http://$lo:$P_GB/interactions"
 GOING_FAST='^You.re going too fast\. Try again in [12]s\.$'
 SERVER_BUSY='^This server is sending too many commands right now\. Try again in [12]s\.$'
 
-# interact URL ARGS... : one signed interaction; sets CONTENT and FLAGS.
-interact() {
-    local url=$1 out; shift
-    out=$(timeout 20 "$CB_BIN/cordbank-discord-sim" --once --gateway-url "$url" "$@") || { CONTENT=; FLAGS=; return; }
-    CONTENT=$(jq -r '.body.data.content? // empty' <<<"$out" 2>/dev/null)
-    FLAGS=$(jq -r '.body.data.flags? // 0' <<<"$out" 2>/dev/null)
-}
 
 # burst NAME SPEC... : every SPEC ("URL|ARGS...", words split on spaces) sent
 # at once; the answers' contents, one per line, in $CB_RUN/NAME, and in
@@ -108,10 +102,10 @@ admits() { metric "$1" cordbank_cache_admit_total "result=\"$2\",scope=\"$3\""; 
 
 section "dedup across command instances"
 G=7201
-interact "$URL_A" --command daily --guild "$G" --user 8001 --interaction-id 940001
+cb_interact "$URL_A" --command daily --guild "$G" --user 8001 --interaction-id 940001
 first=$CONTENT
 expect_eq "/daily through gateway-a" "You claimed your daily 100 coins. Your balance is 100 coins." "$first"
-interact "$URL_B" --command daily --guild "$G" --user 8001 --interaction-id 940001
+cb_interact "$URL_B" --command daily --guild "$G" --user 8001 --interaction-id 940001
 expect_eq "the same interaction through gateway-b answers its first outcome" "$first" "$CONTENT"
 expect_eq "and is applied once" 1 "$(cb_psql -c "SELECT count(*) FROM transfers WHERE idempotency_key = '940001'")"
 expect_eq "cache-1 admitted it" 1 "$(admits "$P_C1_ADM" ok global)"
@@ -138,10 +132,10 @@ done
 burst member "${specs[@]}"
 expect_limited member "10 /balance at once through both: the burst of 3 answered, 7 told to slow down, privately" \
     10 3 1 '^<@8101> has 0 coins\.$' "${GOING_FAST%$} \\[ephemeral\\]$"
-interact "$URL_A" --command balance --guild "$G" --user 8102 --interaction-id 941100
+cb_interact "$URL_A" --command balance --guild "$G" --user 8102 --interaction-id 941100
 expect_eq "another member of the guild is not slowed" "<@8102> has 0 coins." "$CONTENT"
 sleep 1.1
-interact "$URL_B" --command balance --guild "$G" --user 8101 --interaction-id 941101
+cb_interact "$URL_B" --command balance --guild "$G" --user 8101 --interaction-id 941101
 expect_eq "a second later the member has a token again" "<@8101> has 0 coins." "$CONTENT"
 
 section "per-guild limit across command instances"
@@ -156,18 +150,18 @@ done
 burst guild "${specs[@]}"
 expect_limited guild "12 /balance from 4 members at once: the guild's burst of 6 answered, 6 told the server is busy, privately" \
     12 6 1 '^<@82[0-9]{2}> has 0 coins\.$' "${SERVER_BUSY%$} \\[ephemeral\\]$"
-interact "$URL_A" --command balance --guild 7204 --user 8201 --interaction-id 942100
+cb_interact "$URL_A" --command balance --guild 7204 --user 8201 --interaction-id 942100
 expect_eq "another guild is not slowed" "<@8201> has 0 coins." "$CONTENT"
 
 section "Redis down: each cache decides alone"
 kill -TERM "$(cat "$CB_RUN/pids/redis")"
 for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || break; sleep 0.1; done
 G=7205
-interact "$URL_A" --command balance --guild "$G" --user 8301 --interaction-id 943001
+cb_interact "$URL_A" --command balance --guild "$G" --user 8301 --interaction-id 943001
 expect_eq "a command is still answered" "<@8301> has 0 coins." "$CONTENT"
 expect_eq "decided by cache-1 alone" 1 "$(admits "$P_C1_ADM" ok local)"
 expect_eq "cordbank_cache_admit_global says so" 0 "$(metric "$P_C1_ADM" cordbank_cache_admit_global)"
-interact "$URL_A" --command balance --guild "$G" --user 8301 --interaction-id 943001
+cb_interact "$URL_A" --command balance --guild "$G" --user 8301 --interaction-id 943001
 expect_eq "a repeat is still answered" "<@8301> has 0 coins." "$CONTENT"
 expect_eq "and is a local duplicate" 1 "$(admits "$P_C1_ADM" duplicate local)"
 specs=()
@@ -188,7 +182,7 @@ until { [ "$(admits "$P_C1_ADM" ok global)" -gt "$before1" ] &&
         [ "$(admits "$P_C2_ADM" ok global)" -gt "$before2" ]; } || [ $SECONDS -ge $end ]; do
     i=$((i + 1))
     [ $((i % 2)) = 0 ] && url=$URL_A || url=$URL_B
-    interact "$url" --command balance --guild 7206 --user $((8400 + i)) --interaction-id $((944000 + i))
+    cb_interact "$url" --command balance --guild 7206 --user $((8400 + i)) --interaction-id $((944000 + i))
     sleep 0.2
 done
 expect_match "cache-1 decides through Redis again" '^[1-9]' "$(( $(admits "$P_C1_ADM" ok global) - before1 ))"
@@ -196,8 +190,8 @@ expect_match "and so does cache-2" '^[1-9]' "$(( $(admits "$P_C2_ADM" ok global)
 expect_eq "cordbank_cache_admit_global says so" 1 "$(metric "$P_C1_ADM" cordbank_cache_admit_global)"
 expect_eq "the return is logged once" 1 "$(grep -c 'admission through Redis again' "$CB_RUN/logs/cache-1.log")"
 before=$(admits "$P_C1_ADM" duplicate global)
-interact "$URL_B" --command balance --guild 7206 --user 8499 --interaction-id 944500
-interact "$URL_A" --command balance --guild 7206 --user 8499 --interaction-id 944500
+cb_interact "$URL_B" --command balance --guild 7206 --user 8499 --interaction-id 944500
+cb_interact "$URL_A" --command balance --guild 7206 --user 8499 --interaction-id 944500
 expect_eq "and dedup holds across instances again" $((before + 1)) "$(admits "$P_C1_ADM" duplicate global)"
 
 section "refusals"

@@ -12,6 +12,7 @@ set -uo pipefail
 CB_BIN=${1:-${CB_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/bin}}
 . "$(dirname "$0")/../../deploy/local/lib.sh"
 . "$(dirname "$0")/../lib/assert.sh"
+. "$(dirname "$0")/../lib/interact.sh"
 
 cb_run_dir
 trap 'cb_stop_all' EXIT
@@ -30,14 +31,7 @@ MANAGE_GUILD=32 ADMINISTRATOR=8
 MINUS=$'\xe2\x88\x92' DOT=$'\xc2\xb7' DASH=$'\xe2\x80\x94'
 
 # interact ARGS... : one signed interaction; sets STATUS, BODY, CONTENT, FLAGS.
-interact() {
-    local out
-    out=$(timeout 20 "$CB_BIN/cordbank-discord-sim" --once --gateway-url "$URL" "$@") || { STATUS=0; BODY=; CONTENT=; FLAGS=; return; }
-    STATUS=$(jq -r '.status' <<<"$out")
-    BODY=$(jq -c '.body' <<<"$out")
-    CONTENT=$(jq -r '.body.data.content? // empty' <<<"$out" 2>/dev/null)
-    FLAGS=$(jq -r '.body.data.flags? // 0' <<<"$out" 2>/dev/null)
-}
+interact() { cb_interact "$URL" "$@"; }
 balance_of() { interact --command balance --guild "${2:-$G}" --user "$1"; }
 # grant USER AMOUNT [GUILD] [ARGS...]: by the admin (Manage Server).
 grant() {

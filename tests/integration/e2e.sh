@@ -9,6 +9,7 @@ set -uo pipefail
 CB_BIN=${1:-${CB_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/bin}}
 . "$(dirname "$0")/../../deploy/local/lib.sh"
 . "$(dirname "$0")/../lib/assert.sh"
+. "$(dirname "$0")/../lib/interact.sh"
 
 cb_run_dir
 trap 'cb_stop_all' EXIT
@@ -21,14 +22,7 @@ URL="http://127.0.0.1:$PORT_GATEWAY_HTTP/interactions"
 G=7001
 
 # interact ARGS... : one signed interaction; sets STATUS, BODY, CONTENT, FLAGS.
-interact() {
-    local out
-    out=$("$CB_BIN/cordbank-discord-sim" --once --gateway-url "$URL" "$@") || { STATUS=0; BODY=; CONTENT=; FLAGS=; return; }
-    STATUS=$(jq -r '.status' <<<"$out")
-    BODY=$(jq -c '.body' <<<"$out")
-    CONTENT=$(jq -r '.body.data.content? // empty' <<<"$out" 2>/dev/null)
-    FLAGS=$(jq -r '.body.data.flags? // 0' <<<"$out" 2>/dev/null)
-}
+interact() { cb_interact "$URL" "$@"; }
 balance_of() { interact --command balance --guild "$G" --user "$1"; }
 
 section "protocol"
