@@ -11,12 +11,16 @@
 #   b  the same for 12 s while Redis is killed (SIGKILL) and restarted on
 #      its port: every read is still answered OK and never stale, and once
 #      Redis is back reads are served from it again.
-#   c  10,000 reads of 100 members never written, 200 in flight, through
+#   d  the same for 12 s while Redis hangs (SIGSTOP) for 4 s: every read is
+#      answered OK within its deadline and never stale, each cache's Redis
+#      breaker opens and the outage is logged once per cache; after SIGCONT
+#      the breakers close and reads are served from Redis again.
+#   c  10,000 reads of 20 members never written, 200 in flight, through
 #      both caches: PostgreSQL is asked only a handful of times.
 #
 #   tests/integration/cache.sh [build/bin]
 #
-# About 40 s. Stops everything and removes its temp dir whatever happens.
+# About 55 s. Stops everything and removes its temp dir whatever happens.
 set -uo pipefail
 CB_BIN=${1:-${CB_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/bin}}
 . "$(dirname "$0")/../../deploy/local/lib.sh"
@@ -153,6 +157,35 @@ for c in cache-a cache-b; do
     grep -hE '"msg":"(redis [^"]*|cache warm[^"]*|breaker [^"]*)"' "$CB_RUN/logs/$c.log" | tail -n 8 \
         | jq -r '"         \(.ts) \(.instance) \(.msg)"' 2>/dev/null
 done
+
+section "d: Redis hung (SIGSTOP) at 3 s for 4 s, then resumed (SIGCONT), 12 s of load"
+# A hung Redis is the hard case: its port still accepts connections and
+# commands simply get no answer. Each cache gives up on a command after
+# its socket timeout, opens its Redis breaker and reads from balance; when
+# Redis resumes, it runs what it had queued before any later flush, so
+# nothing it held while hung can be served.
+opened_before=$(( $(metric "$A_ADMIN" cordbank_breaker_transitions_total 'target="redis",to="open"') + $(metric "$B_ADMIN" cordbank_breaker_transitions_total 'target="redis",to="open"') ))
+logged_before=$(cat "$CB_RUN/logs/cache-a.log" "$CB_RUN/logs/cache-b.log" | grep -c '"msg":"redis unreachable"')
+run_check d 12 --seed-balance 0
+sleep 3
+hung=$(redis_pid)
+expect_match "d: found this run's redis-server" '^[0-9]+$' "$hung"
+[ -n "$hung" ] && kill -STOP "$hung"
+sleep 4
+[ -n "$hung" ] && kill -CONT "$hung"
+expect_eq "d: Redis answers again after SIGCONT" PONG "$(timeout 5 redis-cli -p "$REDIS_PORT" ping 2>/dev/null)"
+finish_check d
+opened=$(( $(metric "$A_ADMIN" cordbank_breaker_transitions_total 'target="redis",to="open"') + $(metric "$B_ADMIN" cordbank_breaker_transitions_total 'target="redis",to="open"') - opened_before ))
+logged=$(( $(cat "$CB_RUN/logs/cache-a.log" "$CB_RUN/logs/cache-b.log" | grep -c '"msg":"redis unreachable"') - logged_before ))
+expect_eq "d: every read was answered OK within its deadline" 0 "$(jn .reads.failed)"
+expect_match "d: the caches' Redis breakers opened ($opened openings)" '^[1-9]' "$opened"
+expect_eq "d: each cache logged the outage once (2 lines)" 2 "$logged"
+expect_eq "d: both breakers are closed again" "0 0" \
+    "$(metric "$A_ADMIN" cordbank_breaker_state 'target="redis"') $(metric "$B_ADMIN" cordbank_breaker_state 'target="redis"')"
+during=$(hit_share 4 5) after=$(hit_share 10 11)
+expect_match "d: while Redis was hung almost no read was a hit (${during}% in seconds 5-6)" '^[0-9]$' "$during"
+expect_match "d: after SIGCONT reads are served from Redis again (${after}% in seconds 11-12)" '^([5-9][0-9]|100)$' "$after"
+echo "       d: p99 $(jn .reads.p99_ms) ms, max $(jn .reads.max_ms) ms; hits per second $(jq -c .reads.per_second.hits <<<"$J") of ok $(jq -c .reads.per_second.ok <<<"$J")"
 
 section "c: 10,000 reads of 20 members never written, 200 in flight, through A and B"
 gets_before=$(db_gets) asked_before=$(rpc_gets)
