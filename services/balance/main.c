@@ -4,8 +4,10 @@
  *  leaderboard requests (handlers.c), the PUB socket for BalanceChanged
  *  events, and the ledger (ledger.c) with its pool of PostgreSQL
  *  connections, which reconnect by themselves; the instance is ready only
- *  while at least one connection is up and the schema migrated. With --check-invariants it instead
- * checks the ledger once and exits (invariants.c).
+ *  while at least one connection is up and the schema migrated. A thread
+ *  checks the ledger's invariants every --invariant-check-s for metrics
+ *  (invariants.c); with --check-invariants the process instead checks them
+ *  once and exits.
  */
 #include <stdio.h>
 
@@ -33,6 +35,7 @@ typedef struct {
     int64_t work_min;
     int64_t work_max;
     int64_t work_cooldown_s;
+    int64_t invariant_check_s;
     bool check_invariants;
 } config_t;
 
@@ -80,14 +83,18 @@ s_serve (cb_service_t *svc, const config_t *cfg)
     ledger_t *ledger = ledger_new (loop, &ledger_config);
     cb_publisher_t *events = cb_publisher_new (cfg->events_bind, true, loop);
     handlers_t *handlers = ledger && events ? handlers_new (ledger, events, &rewards) : NULL;
+    invariants_watch_t *watch = NULL;
+    if (handlers && cfg->invariant_check_s > 0)
+        watch = invariants_watch_new (cfg->pg_url, cfg->invariant_check_s);
     int rc = 1;
-    if (handlers) {
+    if (handlers && (watch || cfg->invariant_check_s == 0)) {
         handlers_register (handlers, svc);
         cb_service_set_ready_check (svc, s_is_ready, ledger);
         rc = cb_service_run (svc) == 0 ? 0 : 1;
     }
     //  The ledger first: it answers what is still waiting through the
     //  handlers, which publish through events.
+    invariants_watch_destroy (&watch);
     ledger_destroy (&ledger);
     handlers_destroy (&handlers);
     cb_publisher_destroy (&events);
@@ -128,6 +135,10 @@ main (int argc, char **argv)
          false, NULL},
         {"work-cooldown-s", CB_OPT_INT, "3600", "seconds between two /work claims",
          &cfg.work_cooldown_s, 0, 31536000, false, NULL},
+        {"invariant-check-s", CB_OPT_INT, "60",
+         "seconds between two checks of the ledger invariants by this instance, for metrics and "
+         "alerts (0 = never)",
+         &cfg.invariant_check_s, 0, 86400, false, NULL},
         {"check-invariants", CB_OPT_BOOL, "false",
          "check the ledger invariants, print offenders, exit 0 clean / 1 not / 2 unreachable",
          &cfg.check_invariants, 0, 0, false, NULL},
