@@ -73,6 +73,13 @@ send_reply (cb_call_t *call, Cordbank__Envelope *reply)
     zframe_destroy (&frame);
     cb_rpcstats_observe (&call->server->stats, call->request->body_case, cb_envelope_status (reply),
                          call->started_us);
+    //  One line per request served, in every service, under the trace id
+    //  the gateway gave the interaction: a command can be followed across
+    //  services with grep.
+    cb_log_debug (request->trace_id, "request served", "{s:s, s:s, s:i, s:I}", "method",
+                  cb_body_name (request->body_case), "status",
+                  cb_status_name (cb_envelope_status (reply)), "attempt", (int) request->attempt,
+                  "duration_us", (json_int_t) (cb_mono_us () - call->started_us));
 }
 
 void

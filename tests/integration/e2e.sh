@@ -11,6 +11,8 @@ CB_BIN=${1:-${CB_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/bin}}
 . "$(dirname "$0")/../lib/assert.sh"
 . "$(dirname "$0")/../lib/interact.sh"
 
+# Debug: the trace section follows one command through every service's log.
+export CB_LOG_LEVEL=${CB_LOG_LEVEL:-debug}
 cb_run_dir
 trap 'cb_stop_all' EXIT
 cb_start_postgres || exit 1
@@ -114,6 +116,29 @@ expect_match "and names it" 'CORDBANK_GRACE_MS' "$out"
 out=$("$CB_BIN/cordbank-gateway" --log-level=verbose 2>&1); rc=$?
 expect_eq "an unknown log level exits 2" 2 "$rc"
 expect_match "and lists the choices" 'invalid --log-level="verbose": expected one of debug\|info\|warn\|error' "$out"
+
+section "trace"
+# One /pay, followed by its trace id: the gateway makes it up and logs the
+# interaction under it; every service the command crosses logs the requests
+# it served under it (at debug, which this test runs at). The metrics
+# service never sees a command: it is not expected to.
+TRACE_IID=990000000000000042
+interact --command pay --guild "$G" --user 10 --option user=11 --option amount=1 --interaction-id "$TRACE_IID"
+sleep 0.5   # the last log lines are written after the answer
+# (grep, not jq: jq reads numbers as doubles and a snowflake loses digits)
+trace=$(grep -h '"msg":"interaction"' "$CB_RUN"/logs/gateway*.log | grep "\"interaction_id\":$TRACE_IID[,}]" \
+    | jq -r .trace_id | head -1)
+expect_match "the gateway logged the interaction with a trace id" '^[0-9a-f]{32}$' "$trace"
+for s in command cache balance; do
+    expect_match "$s logged the request it served under that trace id" '"msg":"request served"' \
+        "$(grep -h "\"trace_id\":\"$trace\"" "$CB_RUN"/logs/$s*.log)"
+done
+expect_match "command logged its answer under it" '"msg":"command answered"' \
+    "$(grep -h "\"trace_id\":\"$trace\"" "$CB_RUN"/logs/command*.log)"
+expect_match "balance logged the transfer under it" '"msg":"transfer answered"' \
+    "$(grep -h "\"trace_id\":\"$trace\"" "$CB_RUN"/logs/balance*.log)"
+expect_eq "every log line of every service is one JSON object" 0 \
+    "$(cat "$CB_RUN"/logs/{gateway,command,cache,balance,metrics}*.log | grep -v '^{' | wc -l)"
 
 section "drain"
 for s in gateway command cache balance metrics; do
