@@ -46,9 +46,13 @@ cb_run_dir() {
     export CB_RUN
 }
 
-# Runs a command in the background; its output goes to logs/NAME.log.
+# Runs a command in the background; its output goes to logs/NAME.log. The
+# command line is kept in cmds/NAME, so that deploy/local/ctl.sh can start
+# the instance again after killing it.
 cb_spawn() {
     local name=$1; shift
+    mkdir -p "$CB_RUN/cmds"
+    printf '%q ' "$@" >"$CB_RUN/cmds/$name"
     "$@" >>"$CB_RUN/logs/$name.log" 2>&1 &
     echo $! >"$CB_RUN/pids/$name"
 }
@@ -66,6 +70,7 @@ cb_start_postgres() {
     if [ "$(id -u)" = 0 ]; then chown postgres "$dir" "$CB_RUN/logs/postgres.log"; fi
     cb_as_postgres "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 >"$CB_RUN/logs/initdb.log" 2>&1 \
         || { cat "$CB_RUN/logs/initdb.log" >&2; return 1; }
+    echo "$PG_PORT" >"$dir/port"   # for deploy/local/ctl.sh pg-restart
     cb_pg_start || return 1
     psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c 'CREATE DATABASE cordbank' >/dev/null
     PG_URL="postgresql://postgres@127.0.0.1:$PG_PORT/cordbank"
@@ -220,7 +225,8 @@ cb_stop_all() {
     local f pid pids=()
     for f in "$CB_RUN"/pids/*; do
         [ -e "$f" ] || continue
-        pid=$(cat "$f"); kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+        # CONT: a paused instance (ctl.sh pause) would not see the TERM.
+        pid=$(cat "$f"); kill -TERM "$pid" 2>/dev/null && kill -CONT "$pid" 2>/dev/null && pids+=("$pid")
     done
     local end=$((SECONDS + 10))
     for pid in "${pids[@]}"; do

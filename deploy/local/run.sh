@@ -17,6 +17,7 @@ trap cb_stop_all EXIT
 trap 'exit 130' INT TERM
 
 cb_log "run dir $CB_RUN"
+ln -sfn "$CB_RUN" "${TMPDIR:-/tmp}/cordbank-current"   # for deploy/local/ctl.sh
 cb_start_postgres 15432
 cb_start_redis 16379
 cb_pick_ports yes
@@ -32,6 +33,7 @@ cordbank is running (logs: $CB_RUN/logs/)
                  (each serves /livez /readyz /metrics)
   postgresql     psql -h 127.0.0.1 -p $PG_PORT -U postgres cordbank
   redis          redis-cli -p $REDIS_PORT
+  poke at it     deploy/local/ctl.sh list | kill NAME | pause NAME | restart NAME | pg-restart ...
   simulator      $USERS users in $GUILDS guilds, $RATE commands/s$( [ "$DURATION" -gt 0 ] && echo ", for ${DURATION}s" || echo ", until Ctrl-C")
 
 EOT
