@@ -15,6 +15,17 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# PostgreSQL, Redis and Prometheus are servers: their packages would enable
+# and start a system-wide instance (Prometheus on every interface). The
+# project runs its own, on loopback, in temp dirs; a policy-rc.d that
+# refuses every start keeps the packages from starting theirs (invoke-rc.d
+# and deb-systemd-invoke both honour it). Only one we put there is removed.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# cordbank deploy/deps.sh: no service starts while it installs\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
