@@ -6,6 +6,7 @@
 #   make test       unit tests and the end-to-end test, on both builds
 #   make deps       install missing Debian packages (a no-op when all are present)
 #   make bench-ledger  cordbank-ledger-load against one balance vs pgbench, same PostgreSQL
+#   make lighthouse    Lighthouse scores of the metrics dashboard (services/metrics/lighthouse/run.sh)
 #
 # Sources generated from proto/*.proto live in $(BUILD)/gen and are never committed.
 
@@ -20,7 +21,7 @@ PROTOS   := $(wildcard proto/*.proto)
 DEB_PACKAGES := build-essential pkg-config libzmq3-dev libczmq-dev protobuf-c-compiler \
     libprotobuf-c-dev libpq-dev postgresql-15 postgresql-client-15 libhiredis-dev \
     redis-server redis-tools libwebsockets-dev libsodium-dev libjansson-dev zlib1g-dev \
-    libcriterion-dev libcurl4-openssl-dev curl jq iproute2 procps util-linux
+    libcriterion-dev libcurl4-openssl-dev curl jq iproute2 procps util-linux chromium
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wstrict-prototypes -Wwrite-strings \
     -Werror -g -I. -I$(BUILD)/gen
@@ -58,7 +59,7 @@ UNIT_BIN := $(BUILD)/bin/unit-tests
 # Generated sources are never intermediate: make must not delete them.
 .SECONDARY: $(GEN_C) $(GEN_H)
 
-.PHONY: all asan deps run test test-unit test-integration bench-ledger bench-cache clean format check-format
+.PHONY: all asan deps run test test-unit test-integration bench-ledger bench-cache lighthouse clean format check-format
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNIT_BIN)
@@ -67,7 +68,8 @@ asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 all
 
 deps:
-	@deploy/deps.sh $(DEB_PACKAGES)
+	@deploy/deps.sh $(DEB_PACKAGES) nodejs
+	@command -v npm >/dev/null || deploy/deps.sh npm
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)/gen
@@ -108,6 +110,17 @@ $(BUILD)/obj/gen/balance_migrations.o: $(BUILD)/gen/balance_migrations.c
 balance_OBJ += $(BUILD)/obj/gen/balance_migrations.o
 $(BUILD)/bin/cordbank-balance: $(BUILD)/obj/gen/balance_migrations.o
 
+# metrics carries its dashboard (services/metrics/web) inside the binary.
+DASHBOARD_ASSETS := $(sort $(wildcard $(addprefix services/metrics/web/*.,html js css svg)))
+$(BUILD)/gen/metrics_assets.c: $(DASHBOARD_ASSETS) services/metrics/web/embed.sh
+	@mkdir -p $(dir $@)
+	services/metrics/web/embed.sh $@ $(DASHBOARD_ASSETS)
+$(BUILD)/obj/gen/metrics_assets.o: $(BUILD)/gen/metrics_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+metrics_OBJ += $(BUILD)/obj/gen/metrics_assets.o
+$(BUILD)/bin/cordbank-metrics: $(BUILD)/obj/gen/metrics_assets.o
+
 SIM_SRC := $(wildcard load/discord-sim/*.c)
 SIM_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIM_SRC))
 $(BUILD)/bin/cordbank-discord-sim: $(SIM_OBJ) $(LIBCOMMON)
@@ -124,7 +137,8 @@ $(BUILD)/bin/cordbank-ledger-load: $(LEDGER_LOAD_OBJ) $(LIBCOMMON)
 # One runner for every module's tests (run one: unit-tests --filter 'config/*').
 # Pure service code that has unit tests is linked in by name.
 UNIT_EXTRA := $(addprefix $(BUILD)/obj/services/command/,render.o options.o validate.o) $(addprefix $(BUILD)/obj/services/gateway/,discord_json.o signature.o) \
-    $(BUILD)/obj/services/balance/ledger_sql.o
+    $(BUILD)/obj/services/balance/ledger_sql.o \
+    $(addprefix $(BUILD)/obj/services/metrics/,labels.o red.o history.o aggregate.o alerts.o alert_rules.o summary.o)
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRC))
 $(UNIT_BIN): $(UNIT_OBJ) $(UNIT_EXTRA) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
@@ -152,6 +166,11 @@ bench-ledger: all
 
 bench-cache: all
 	load/bench-cache.sh
+
+# Lighthouse (185 MB of npm packages) only for this target, not for make test.
+lighthouse: deps all
+	@cd services/metrics/lighthouse && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
+	services/metrics/lighthouse/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -35,6 +35,8 @@ struct aggregate {
     int64_t down_after_ms, forget_after_ms;
     instance_t **instances; // sorted by service, then instance
     size_t count, cap;
+    aggregate_forget_fn *forget_fn;
+    void *forget_arg;
 };
 
 aggregate_t *
@@ -190,6 +192,8 @@ aggregate_expire (aggregate_t *self, int64_t now_ms)
             cb_log_info (NULL, "forgot instance", "{s:s, s:s, s:I}", "sender_service",
                          entry->service, "sender_instance", entry->instance, "silent_ms",
                          (json_int_t) silent_ms);
+            if (self->forget_fn)
+                self->forget_fn (entry->service, entry->instance, self->forget_arg);
             instance_destroy (&entry);
             forgotten++;
             continue;
@@ -216,6 +220,25 @@ aggregate_size (const aggregate_t *self, int64_t now_ms, size_t *up)
             *up += is_up (self, self->instances[i], now_ms);
     }
     return self->count;
+}
+
+void
+aggregate_each (const aggregate_t *self, int64_t now_ms, aggregate_each_fn *fn, void *arg)
+{
+    assert (self && fn);
+    for (size_t i = 0; i < self->count; i++) {
+        const instance_t *entry = self->instances[i];
+        fn (entry->service, entry->instance, entry->snapshot, is_up (self, entry, now_ms),
+            (double) (now_ms - entry->received_ms) / 1000.0, arg);
+    }
+}
+
+void
+aggregate_on_forget (aggregate_t *self, aggregate_forget_fn *fn, void *arg)
+{
+    assert (self);
+    self->forget_fn = fn;
+    self->forget_arg = arg;
 }
 
 //  cordbank_instance_up and _last_snapshot_age_seconds, one sample per

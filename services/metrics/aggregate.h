@@ -10,6 +10,7 @@
 #ifndef METRICS_AGGREGATE_H
 #define METRICS_AGGREGATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,19 @@ size_t aggregate_expire (aggregate_t *self, int64_t now_ms);
 
 //  Instances known; *up (may be NULL) gets how many of them are up.
 size_t aggregate_size (const aggregate_t *self, int64_t now_ms, size_t *up);
+
+//  Calls fn for every instance known, in (service, instance) order, with
+//  its latest snapshot (borrowed: valid until the next update or expire),
+//  whether it is up and how long ago its last snapshot arrived.
+typedef void (aggregate_each_fn) (const char *service, const char *instance,
+                                  const Cordbank__MetricsSnapshot *snapshot, bool up, double age_s,
+                                  void *arg);
+void aggregate_each (const aggregate_t *self, int64_t now_ms, aggregate_each_fn *fn, void *arg);
+
+//  fn is called by aggregate_expire for every instance it forgets (so
+//  what is kept about it elsewhere can go too).
+typedef void (aggregate_forget_fn) (const char *service, const char *instance, void *arg);
+void aggregate_on_forget (aggregate_t *self, aggregate_forget_fn *fn, void *arg);
 
 //  Prometheus text: every family of every instance that is up, each
 //  sample labelled service="..",instance=".." in front of its own labels,

@@ -6,6 +6,12 @@
  *  them all as one Prometheus exposition on its admin port's GET /metrics,
  *  each sample labelled with the service and instance it came from.
  *  Envelopes on the SUB that are not snapshots are counted and dropped.
+ *
+ *  Once a second it samples every instance's totals into the history
+ *  (red.c, history.c); every --alert-interval-ms it evaluates the alert
+ *  rules (alerts.c); on the admin port it serves the JSON API
+ *  (summary.c) and the live dashboard (web/, compiled in: assets.h).
+ *  Everything runs on the reactor, which owns all of that state.
  *  Ready as soon as the socket is bound and the reactor runs: it has no
  *  dependencies.
  */
@@ -18,22 +24,48 @@
 #include "common/metrics.h"
 #include "common/service.h"
 #include "services/metrics/aggregate.h"
+#include "services/metrics/alerts.h"
+#include "services/metrics/assets.h"
+#include "services/metrics/history.h"
+#include "services/metrics/summary.h"
 
 #define EXPIRE_MS    1000
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define JSON_TYPE    "application/json"
+
+#define SUMMARY                                                                                    \
+    "every instance's metrics on one /metrics, a JSON API, alerts and a live dashboard\n\n"        \
+    "Endpoints on the admin port (--admin-bind:--admin-port):\n"                                   \
+    "  GET /                  live dashboard (HTML/JS/CSS compiled in; polls the JSON API every "  \
+    "2 s)\n"                                                                                       \
+    "  GET /metrics           Prometheus text of every instance, labelled service and instance,\n" \
+    "                         with cordbank_instance_up and cordbank_alert_firing{alertname,"      \
+    "severity}\n"                                                                                  \
+    "  GET /api/v1/summary    JSON: per service and instance up, rate, error ratio, P50/P99\n"     \
+    "                         over 10 s and 1 min; cache hit ratio, breakers, dependencies,\n"     \
+    "                         ledger invariants, SLO error ratios, active alerts\n"                \
+    "  GET /api/v1/series     JSON time series per service: "                                      \
+    "?service=S&window=SECONDS&step=SECONDS\n"                                                     \
+    "  GET /livez, /readyz    probes\n"                                                            \
+    "Alert rules: the same as deploy/prometheus/rules/ (see docs/operations.md)"
 
 typedef struct {
     cb_service_config_t base;
     char *bind;
     int64_t down_after_ms;
     int64_t forget_after_ms;
+    int64_t alert_interval_ms;
+    int64_t alert_for_ms;
 } config_t;
 
 typedef struct {
+    const config_t *cfg;
     aggregate_t *aggregate;
+    history_t *history;
+    alerts_t *alerts;
     cb_metric_t *received, *not_snapshot, *refused;
     cb_metric_t *instances_up, *instances_down, *skipped;
-    cb_log_limiter_t refused_log;
+    cb_log_limiter_t refused_log, history_log;
 } state_t;
 
 static void
@@ -80,6 +112,31 @@ on_envelope (const Cordbank__Envelope *env, void *arg)
     cb_counter_inc (state->received);
 }
 
+static void
+on_sample (const char *service, const char *instance, const Cordbank__MetricsSnapshot *snapshot,
+           bool up, double age_s, void *arg)
+{
+    (void) age_s;
+    state_t *state = arg;
+    if (!up)
+        return;
+    red_point_t totals = {0};
+    red_extract (snapshot, &totals);
+    uint64_t suppressed = 0;
+    if (history_observe (state->history, service, instance, &totals) != 0 &&
+        cb_log_limiter_allow (&state->history_log, &suppressed))
+        cb_log_warn (NULL, "instance left out of the history: too many, or out of memory",
+                     "{s:s, s:s, s:I}", "sender_service", service, "sender_instance", instance,
+                     "suppressed", (json_int_t) suppressed);
+}
+
+static void
+on_forget (const char *service, const char *instance, void *arg)
+{
+    history_forget (arg, service, instance);
+}
+
+//  Every second: instances that went quiet, and a history point.
 static int
 on_expire (zloop_t *loop, int timer_id, void *arg)
 {
@@ -87,11 +144,65 @@ on_expire (zloop_t *loop, int timer_id, void *arg)
     state_t *state = arg;
     int64_t now = cb_mono_ms ();
     aggregate_expire (state->aggregate, now);
+    aggregate_each (state->aggregate, now, on_sample, state);
+    history_tick (state->history, now);
     size_t up = 0;
     size_t known = aggregate_size (state->aggregate, now, &up);
     cb_gauge_set (state->instances_up, (double) up);
     cb_gauge_set (state->instances_down, (double) (known - up));
     return 0;
+}
+
+static int
+on_alerts (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop, (void) timer_id;
+    state_t *state = arg;
+    alerts_evaluate (state->alerts, state->aggregate, state->history, cb_mono_ms (),
+                     (double) cb_now_ms () / 1000.0);
+    return 0;
+}
+
+static summary_source_t
+source_now (const state_t *state)
+{
+    return (summary_source_t){state->aggregate, state->history, state->alerts,
+                              cb_mono_ms (),    cb_now_ms (),   state->cfg->down_after_ms};
+}
+
+static void
+on_summary (cb_http_request_t *request, void *arg)
+{
+    summary_source_t src = source_now (arg);
+    char *text = summary_json (&src);
+    if (!text) {
+        cb_http_respond_error (&request, 500, "out of memory");
+        return;
+    }
+    cb_http_respond (&request, 200, JSON_TYPE, text, strlen (text));
+    free (text);
+}
+
+static void
+on_series (cb_http_request_t *request, void *arg)
+{
+    summary_source_t src = source_now (arg);
+    const char *error = NULL;
+    char *text = summary_series_json (&src, cb_http_request_query (request), &error);
+    if (!text) {
+        cb_http_respond_error (&request, strcmp (error, "out of memory") == 0 ? 500 : 400, error);
+        return;
+    }
+    cb_http_respond (&request, 200, JSON_TYPE, text, strlen (text));
+    free (text);
+}
+
+//  The dashboard's files, from the binary.
+static void
+on_asset (cb_http_request_t *request, void *arg)
+{
+    const metrics_asset_t *asset = arg;
+    cb_http_respond (&request, 200, asset->content_type, (const char *) asset->data, asset->size);
 }
 
 //  GET /metrics on the admin port: the aggregate, rendered on the reactor
@@ -111,22 +222,38 @@ on_metrics (cb_http_request_t *request, void *arg)
     free (text);
 }
 
+static void
+routes (cb_http_t *admin, state_t *state)
+{
+    cb_http_route (admin, "GET", "/metrics", on_metrics, state);
+    cb_http_route (admin, "GET", "/api/v1/summary", on_summary, state);
+    cb_http_route (admin, "GET", "/api/v1/series", on_series, state);
+    for (size_t i = 0; i < metrics_assets_count; i++)
+        cb_http_route (admin, "GET", metrics_assets[i].path, on_asset, (void *) &metrics_assets[i]);
+}
+
 static int
 serve (cb_service_t *svc, const config_t *cfg)
 {
-    state_t state = {0};
+    state_t state = {.cfg = cfg};
     state_metrics (&state);
     state.aggregate = aggregate_new (cfg->down_after_ms, cfg->forget_after_ms);
+    state.history = history_new ();
+    state.alerts = alerts_new (cfg->alert_for_ms);
     zloop_t *loop = cb_service_loop (svc);
     cb_subscriber_t *snapshots = cb_subscriber_new (cfg->bind, true, loop, on_envelope, &state);
     int rc = 1;
-    if (state.aggregate && snapshots) {
-        cb_http_route (cb_service_admin (svc), "GET", "/metrics", on_metrics, &state);
+    if (state.aggregate && state.history && state.alerts && snapshots) {
+        aggregate_on_forget (state.aggregate, on_forget, state.history);
+        routes (cb_service_admin (svc), &state);
         zloop_timer (loop, EXPIRE_MS, 0, on_expire, &state);
+        zloop_timer (loop, (size_t) cfg->alert_interval_ms, 0, on_alerts, &state);
         cb_log_info (NULL, "collecting snapshots", "{s:s}", "bind", cfg->bind);
         rc = cb_service_run (svc) == 0 ? 0 : 1;
     }
     cb_subscriber_destroy (&snapshots);
+    alerts_destroy (&state.alerts);
+    history_destroy (&state.history);
     aggregate_destroy (&state.aggregate);
     return rc;
 }
@@ -144,10 +271,15 @@ main (int argc, char **argv)
         {"forget-after-ms", CB_OPT_INT, "300000",
          "an instance silent this long is forgotten (>= down-after-ms)", &cfg.forget_after_ms, 100,
          86400000, false, NULL},
+        {"alert-interval-ms", CB_OPT_INT, "2000", "how often the alert rules are evaluated",
+         &cfg.alert_interval_ms, 100, 60000, false, NULL},
+        {"alert-for-ms", CB_OPT_INT, "-1",
+         "-1: each alert rule's own hold time (for:); N: every rule fires after N ms (tests, "
+         "demos)",
+         &cfg.alert_for_ms, -1, 86400000, false, NULL},
     };
     size_t n = sizeof opts / sizeof opts[0];
-    int rc = cb_config_main ("cordbank-metrics", "every instance's metrics on one /metrics", opts,
-                             n, argc, argv);
+    int rc = cb_config_main ("cordbank-metrics", SUMMARY, opts, n, argc, argv);
     if (rc >= 0)
         return rc;
     if (cfg.forget_after_ms < cfg.down_after_ms) {
