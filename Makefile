@@ -41,7 +41,7 @@ LIBS_command :=
 LIBS_balance := -lpq
 LIBS_cache   := -lhiredis
 LIBS_metrics :=
-LIBS_sim     := -lcurl
+LIBS_sim     := -lcurl -lz
 LIBS_unit    := -lcriterion -lcurl -lpq
 
 GEN_C      := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
@@ -70,6 +70,8 @@ asan:
 deps:
 	@deploy/deps.sh $(DEB_PACKAGES) nodejs
 	@command -v npm >/dev/null || deploy/deps.sh npm
+	@# discord.js for tests/integration/discordjs.sh: npm ci only when the lockfile is newer.
+	@cd load/discordjs && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)/gen

@@ -22,6 +22,7 @@
  *  cannot parse chunked request bodies: those are refused with 400.
  */
 #include "common/http_listener.h"
+#include "common/lws_query.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -252,27 +253,6 @@ header_copy (struct lws *wsi, const header_spec_t *h)
     return value;
 }
 
-//  lws splits the query into fragments at '&' (and url-decodes them).
-static char *
-query_copy (struct lws *wsi)
-{
-    int total = lws_hdr_total_length (wsi, WSI_TOKEN_HTTP_URI_ARGS);
-    char *out = calloc (1, (size_t) total + 2);
-    assert (out);
-    int used = 0;
-    for (int i = 0;; i++) {
-        int sep = i > 0;
-        int n = lws_hdr_copy_fragment (wsi, out + used + sep, total + 2 - used - sep,
-                                       WSI_TOKEN_HTTP_URI_ARGS, i);
-        if (n < 0)
-            break;
-        if (sep)
-            out[used] = '&';
-        used += n + sep;
-    }
-    return out;
-}
-
 static zmsg_t *
 request_message (listener_t *l, conn_t *c, const char *method, const char *path)
 {
@@ -280,7 +260,7 @@ request_message (listener_t *l, conn_t *c, const char *method, const char *path)
     zmsg_addmem (msg, &c->id, sizeof c->id);
     zmsg_addstr (msg, method);
     zmsg_addstr (msg, path);
-    char *query = query_copy (c->wsi);
+    char *query = cb_lws_query_copy (c->wsi);
     zmsg_addstr (msg, query);
     free (query);
     for (size_t i = 0; i < l->header_count; i++) {

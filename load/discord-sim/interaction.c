@@ -95,8 +95,8 @@ sim_option_parse (const char *spec, sim_option_t *out, char *err, size_t errlen)
     return 0;
 }
 
-static json_t *
-snowflake_json (uint64_t id)
+json_t *
+sim_snowflake_json (uint64_t id)
 {
     char text[24];
     snprintf (text, sizeof text, "%" PRIu64, id);
@@ -109,7 +109,7 @@ user_json (uint64_t id, int bot)
 {
     char username[32];
     snprintf (username, sizeof username, "user%" PRIu64, id);
-    json_t *user = json_pack ("{s:o, s:s}", "id", snowflake_json (id), "username", username);
+    json_t *user = json_pack ("{s:o, s:s}", "id", sim_snowflake_json (id), "username", username);
     if (user && bot >= 0 && json_object_set_new (user, "bot", json_boolean (bot)) != 0) {
         json_decref (user);
         user = NULL;
@@ -126,7 +126,7 @@ option_value_json (const sim_option_t *option)
     case SIM_OPT_BOOLEAN:
         return json_boolean (option->boolean);
     case SIM_OPT_USER:
-        return snowflake_json (option->user_id);
+        return sim_snowflake_json (option->user_id);
     case SIM_OPT_STRING:
         break;
     }
@@ -174,8 +174,8 @@ static json_t *
 data_json (const sim_interaction_t *self)
 {
     const char *name = self->command ? self->command : "";
-    json_t *data = json_pack ("{s:o, s:s, s:i}", "id", snowflake_json (command_id (name)), "name",
-                              name, "type", 1);
+    json_t *data = json_pack ("{s:o, s:s, s:i}", "id", sim_snowflake_json (command_id (name)),
+                              "name", name, "type", 1);
     if (data && add_options (data, self) != 0) {
         json_decref (data);
         data = NULL;
@@ -189,8 +189,8 @@ add_context (json_t *root, const sim_interaction_t *self)
 {
     int rc = 0;
     if (self->guild_id != 0)
-        rc |= json_object_set_new (root, "guild_id", snowflake_json (self->guild_id));
-    rc |= json_object_set_new (root, "channel_id", snowflake_json (self->channel_id));
+        rc |= json_object_set_new (root, "guild_id", sim_snowflake_json (self->guild_id));
+    rc |= json_object_set_new (root, "channel_id", sim_snowflake_json (self->channel_id));
     rc |= json_object_set_new (root, "locale", json_string ("en-US"));
     if (self->guild_id != 0)
         rc |= json_object_set_new (root, "member",
@@ -207,10 +207,10 @@ char *
 sim_interaction_json (const sim_interaction_t *self)
 {
     assert (self);
-    json_t *root =
-        json_pack ("{s:i, s:o, s:o, s:s, s:i}", "type", self->type, "id", snowflake_json (self->id),
-                   "application_id", snowflake_json (self->application_id), "token",
-                   self->token ? self->token : "", "version", 1);
+    json_t *root = json_pack ("{s:i, s:o, s:o, s:s, s:i}", "type", self->type, "id",
+                              sim_snowflake_json (self->id), "application_id",
+                              sim_snowflake_json (self->application_id), "token",
+                              self->token ? self->token : "", "version", 1);
     if (!root)
         return NULL;
     char *text = NULL;

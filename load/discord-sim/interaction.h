@@ -79,4 +79,8 @@ int sim_parse_u64 (const char *text, uint64_t *out);
 
 int sim_interaction_test (void);
 
+struct json_t;
+//  A snowflake as Discord writes it in JSON: a string of decimal digits.
+struct json_t *sim_snowflake_json (uint64_t id);
+
 #endif

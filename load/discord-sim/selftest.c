@@ -2,11 +2,16 @@
  */
 #include "load/discord-sim/selftest.h"
 #include "load/discord-sim/check.h"
+#include "load/discord-sim/commands.h"
+#include "load/discord-sim/faults.h"
 #include "load/discord-sim/histogram.h"
 #include "load/discord-sim/interaction.h"
 #include "load/discord-sim/mix.h"
+#include "load/discord-sim/ratelimit.h"
+#include "load/discord-sim/sessions.h"
 #include "load/discord-sim/signer.h"
 #include "load/discord-sim/stats.h"
+#include "load/discord-sim/zstream.h"
 
 int
 sim_selftest_run (void)
@@ -21,6 +26,11 @@ sim_selftest_run (void)
         {"mix", sim_mix_test},
         {"check", sim_check_test},
         {"stats", sim_stats_test},
+        {"ratelimit", srv_ratelimit_test},
+        {"commands", srv_commands_test},
+        {"faults", srv_faults_test},
+        {"zstream", srv_zstream_test},
+        {"sessions", srv_sessions_test},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
         if (tests[i].test () != 0) {
