@@ -72,6 +72,8 @@ deps:
 	@command -v npm >/dev/null || deploy/deps.sh npm
 	@# discord.js for tests/integration/discordjs.sh: npm ci only when the lockfile is newer.
 	@cd load/discordjs && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
+	@# pg and ioredis for the peer bot (load/peer), the same way.
+	@cd load/peer && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)/gen

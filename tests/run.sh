@@ -44,6 +44,7 @@ ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/cache.sh build-asan/bin
 run shell tests/integration/sim-server.sh build/bin
 ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/sim-server.sh build-asan/bin
 run shell tests/integration/discordjs.sh build/bin
+run shell load/peer/test.sh build/bin
 run shell tests/integration/dashboard.sh build/bin
 
 echo
