@@ -1,9 +1,10 @@
-/*  redis — the cache's one connection to Redis: connect, reconnect, flush,
- *  and versioned balance reads and writes.
+/*  redis — the cache's one connection to Redis: flush on every
+ *  (re)connection, and versioned balance reads and writes, on top of
+ *  common/redis (connect, reconnect under the breaker, scripts).
  *
- *  The only file that speaks hiredis. Commands are synchronous with a
- *  short socket timeout (CACHE_REDIS_TIMEOUT_MS), so a hung Redis stalls
- *  the reactor for at most that long before it is marked down.
+ *  Commands are synchronous with a short socket timeout
+ *  (CACHE_REDIS_TIMEOUT_MS), so a hung Redis stalls the reactor for at most
+ *  that long before it is marked down.
  *
  *  States: DOWN (no connection: every call fails at once; the breaker
  *  cordbank_breaker_state{target="redis"} lets a reconnect through 0.5 s
@@ -25,14 +26,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/redis.h"
+
 #define CACHE_REDIS_TIMEOUT_MS 200
 
-//  Where Redis is: redis://host[:port][/db] (IPv6 hosts in brackets).
-typedef struct {
-    char host[256];
-    int port;
-    int db;
-} cache_redis_addr_t;
+//  Where Redis is: redis://host[:port][/db] (common/redis.h).
+typedef cb_redis_addr_t cache_redis_addr_t;
 
 //  0 and *addr filled, or -1 with a reason in err.
 int cache_redis_parse_url (const char *url, cache_redis_addr_t *addr, char *err, size_t errlen);
@@ -87,12 +86,8 @@ typedef enum {
     CACHE_OP_COUNT
 } cache_redis_op_t;
 
-//  A Lua script run by EVALSHA: the source, and its SHA1 once Redis has
-//  loaded it (empty until then; reloaded when Redis forgets it).
-typedef struct {
-    const char *source;
-    char sha[41];
-} cache_script_t;
+//  A Lua script run by EVALSHA (common/redis.h).
+typedef cb_redis_script_t cache_script_t;
 
 struct redisReply;
 
