@@ -6,6 +6,7 @@
 #   make test       unit tests and the end-to-end test, on both builds
 #   make deps       install missing Debian packages (a no-op when all are present)
 #   make bench-ledger  cordbank-ledger-load against one balance vs pgbench, same PostgreSQL
+#   make bench-gateway events/s per core through the gateway's shards (100 simulated shards)
 #   make lighthouse    Lighthouse scores of the metrics dashboard (services/metrics/lighthouse/run.sh)
 #
 # Sources generated from proto/*.proto live in $(BUILD)/gen and are never committed.
@@ -36,13 +37,13 @@ CFLAGS  += $(CFLAGS_BASE) $(CFLAGS_OPT)
 LDFLAGS += $(LDFLAGS_OPT)
 
 COMMON_LIBS := -lczmq -lzmq -lprotobuf-c -lwebsockets -ljansson -lsodium -lpthread -lm
-LIBS_gateway :=
+LIBS_gateway := -lhiredis -lcurl -lz
 LIBS_command :=
 LIBS_balance := -lpq
 LIBS_cache   := -lhiredis
 LIBS_metrics :=
 LIBS_sim     := -lcurl -lz
-LIBS_unit    := -lcriterion -lcurl -lpq
+LIBS_unit    := -lcriterion -lcurl -lpq -lz
 
 GEN_C      := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
 GEN_H      := $(GEN_C:.c=.h)
@@ -59,7 +60,7 @@ UNIT_BIN := $(BUILD)/bin/unit-tests
 # Generated sources are never intermediate: make must not delete them.
 .SECONDARY: $(GEN_C) $(GEN_H)
 
-.PHONY: all asan deps run test test-unit test-integration bench-ledger bench-cache lighthouse clean format check-format
+.PHONY: all asan deps run test test-unit test-integration bench-ledger bench-cache bench-gateway lighthouse clean format check-format
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNIT_BIN)
@@ -140,7 +141,7 @@ $(BUILD)/bin/cordbank-ledger-load: $(LEDGER_LOAD_OBJ) $(LIBCOMMON)
 
 # One runner for every module's tests (run one: unit-tests --filter 'config/*').
 # Pure service code that has unit tests is linked in by name.
-UNIT_EXTRA := $(addprefix $(BUILD)/obj/services/command/,render.o options.o validate.o) $(addprefix $(BUILD)/obj/services/gateway/,discord_json.o signature.o) \
+UNIT_EXTRA := $(addprefix $(BUILD)/obj/services/command/,render.o options.o validate.o) $(addprefix $(BUILD)/obj/services/gateway/,discord_json.o signature.o zstream.o gateway_proto.o ratelimit.o commands.o) \
     $(BUILD)/obj/services/balance/ledger_sql.o \
     $(addprefix $(BUILD)/obj/services/metrics/,labels.o red.o history.o aggregate.o alerts.o alert_rules.o summary.o)
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRC))
@@ -170,6 +171,9 @@ bench-ledger: all
 
 bench-cache: all
 	load/bench-cache.sh
+
+bench-gateway: all
+	load/bench-gateway.sh
 
 # Lighthouse (185 MB of npm packages) only for this target, not for make test.
 lighthouse: deps all

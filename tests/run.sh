@@ -41,8 +41,12 @@ run shell tests/integration/ledger.sh build/bin
 ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/ledger.sh build-asan/bin
 run shell tests/integration/cache.sh build/bin
 ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/cache.sh build-asan/bin
+run shell tests/integration/rest.sh build/bin
+ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/rest.sh build-asan/bin
 run shell tests/integration/sim-server.sh build/bin
 ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/sim-server.sh build-asan/bin
+run shell tests/integration/shards.sh build/bin
+ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/shards.sh build-asan/bin
 run shell tests/integration/discordjs.sh build/bin
 run shell load/peer/test.sh build/bin
 run shell tests/integration/dashboard.sh build/bin

@@ -13,6 +13,7 @@
 
 #include "common/client.h"
 #include "common/http.h"
+#include "rest.h"
 #include "signature.h"
 
 //  Largest interaction body accepted.
@@ -30,5 +31,27 @@ void gw_interactions_destroy (gw_interactions_t **self_p);
 
 //  The route handler (cb_http_fn) for POST /interactions; arg is the object.
 void gw_interactions_handle (cb_http_request_t *request, void *arg);
+
+//  Turns on deferred replies and Gateway interactions: rest (borrowed)
+//  carries callbacks and @original edits, timers run on loop. A command
+//  not answered within defer_after_ms is deferred (type 5) and its reply,
+//  when it comes within deferred_budget_ms of the interaction (at most
+//  Discord's 15-minute token life), edited into @original. Without this
+//  call, HTTP interactions are answered as before (trouble message after
+//  the reply budget) and Gateway interactions are dropped with a warning.
+//  Call again with rest NULL before destroying rest: interactions still
+//  waiting are then answered where possible without it.
+void gw_interactions_set_rest (gw_interactions_t *self, zloop_t *loop, gw_rest_t *rest,
+                               int64_t defer_after_ms, int64_t deferred_budget_ms);
+
+//  The d of an INTERACTION_CREATE dispatch received by shard shard_id
+//  (json, len bytes, need not be NUL-terminated; copied as needed): sent to
+//  command and answered through POST /interactions/{id}/{token}/callback
+//  (type 4), or type 5 then PATCH @original when past defer_after_ms.
+//  Exactly one callback per interaction id, ever (a callback retried after
+//  an unknown outcome that Discord answers 40060 "already acknowledged"
+//  counts as delivered). Call on the reactor thread.
+void gw_interactions_from_gateway (gw_interactions_t *self, const char *json, size_t len,
+                                   int shard_id);
 
 #endif
