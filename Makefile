@@ -22,7 +22,8 @@ PROTOS   := $(wildcard proto/*.proto)
 DEB_PACKAGES := build-essential pkg-config libzmq3-dev libczmq-dev protobuf-c-compiler \
     libprotobuf-c-dev libpq-dev postgresql-15 postgresql-client-15 libhiredis-dev \
     redis-server redis-tools libwebsockets-dev libsodium-dev libjansson-dev zlib1g-dev \
-    libcriterion-dev libcurl4-openssl-dev curl jq iproute2 procps util-linux chromium
+    libcriterion-dev libcurl4-openssl-dev curl jq iproute2 procps util-linux chromium \
+    prometheus
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wstrict-prototypes -Wwrite-strings \
     -Werror -g -I. -I$(BUILD)/gen

@@ -50,6 +50,7 @@ ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/shards.sh build-asan/bin
 run shell tests/integration/discordjs.sh build/bin
 run shell load/peer/test.sh build/bin
 run shell tests/integration/dashboard.sh build/bin
+run shell tests/integration/promtool.sh build/bin
 
 echo
 echo "make test: $passed passed, $failed failed"
