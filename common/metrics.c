@@ -22,6 +22,7 @@
 #include <assert.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,14 @@ static struct {
     family_t **list; // sorted by name
     size_t count, cap;
 } s_registry = {.mutex = PTHREAD_MUTEX_INITIALIZER};
+
+//  The slowest request since the last snapshot (see cb_metrics_exemplar_offer).
+static struct {
+    pthread_mutex_t mutex;
+    char trace_id[64];
+    char what[64];
+    double seconds;
+} s_exemplar = {.mutex = PTHREAD_MUTEX_INITIALIZER};
 
 //  FNV-1a over name, a separator no name contains, and labels.
 static uint64_t
@@ -529,12 +538,37 @@ cb_metrics_snapshot (void)
         return NULL;
     cordbank__metrics_snapshot__init (snapshot);
     snapshot->unix_ms = cb_now_ms ();
+    pthread_mutex_lock (&s_exemplar.mutex);
+    snapshot->slowest_trace_id = strdup (s_exemplar.trace_id);
+    snapshot->slowest_what = strdup (s_exemplar.what);
+    snapshot->slowest_seconds = s_exemplar.seconds;
+    s_exemplar.trace_id[0] = s_exemplar.what[0] = '\0';
+    s_exemplar.seconds = 0;
+    pthread_mutex_unlock (&s_exemplar.mutex);
+    if (!snapshot->slowest_trace_id || !snapshot->slowest_what) {
+        cb_metrics_snapshot_free (&snapshot);
+        return NULL;
+    }
     pthread_mutex_lock (&s_registry.mutex);
     int rc = snapshot_fill (snapshot);
     pthread_mutex_unlock (&s_registry.mutex);
     if (rc)
         cb_metrics_snapshot_free (&snapshot);
     return snapshot;
+}
+
+void
+cb_metrics_exemplar_offer (const char *trace_id, const char *what, double seconds)
+{
+    if (!trace_id || !*trace_id)
+        return;
+    pthread_mutex_lock (&s_exemplar.mutex);
+    if (seconds >= s_exemplar.seconds) {
+        snprintf (s_exemplar.trace_id, sizeof s_exemplar.trace_id, "%s", trace_id);
+        snprintf (s_exemplar.what, sizeof s_exemplar.what, "%s", what ? what : "");
+        s_exemplar.seconds = seconds;
+    }
+    pthread_mutex_unlock (&s_exemplar.mutex);
 }
 
 //  Packing and unpacking again is the deep copy protobuf-c offers, and

@@ -99,6 +99,12 @@ char *cb_metrics_render (void);
 //  samples by label text, histogram bucket_counts cumulative. The caller
 //  frees it with cb_metrics_snapshot_free. NULL when out of memory.
 Cordbank__MetricsSnapshot *cb_metrics_snapshot (void);
+
+//  The exemplar of the next snapshot: the slowest request answered since
+//  the previous one. Servers offer every request they answer (trace id,
+//  what it was, seconds); the snapshot takes the slowest and starts over.
+//  Lets an SRE go from "this instance is slow" to one trace to grep.
+void cb_metrics_exemplar_offer (const char *trace_id, const char *what, double seconds);
 //  A deep copy of any snapshot (one borrowed from a decoded envelope);
 //  free with cb_metrics_snapshot_free. NULL when out of memory.
 Cordbank__MetricsSnapshot *cb_metrics_snapshot_copy (const Cordbank__MetricsSnapshot *snapshot);

@@ -75,11 +75,15 @@ send_reply (cb_call_t *call, Cordbank__Envelope *reply)
                          call->started_us);
     //  One line per request served, in every service, under the trace id
     //  the gateway gave the interaction: a command can be followed across
-    //  services with grep.
+    //  services with grep. The slowest of each snapshot period is also
+    //  the snapshot's exemplar.
+    int64_t elapsed_us = cb_mono_us () - call->started_us;
     cb_log_debug (request->trace_id, "request served", "{s:s, s:s, s:i, s:I}", "method",
                   cb_body_name (request->body_case), "status",
                   cb_status_name (cb_envelope_status (reply)), "attempt", (int) request->attempt,
-                  "duration_us", (json_int_t) (cb_mono_us () - call->started_us));
+                  "duration_us", (json_int_t) elapsed_us);
+    cb_metrics_exemplar_offer (request->trace_id, cb_body_name (request->body_case),
+                               (double) elapsed_us / 1e6);
 }
 
 void

@@ -222,6 +222,9 @@ account (interaction_t *it, int status, outcome_t outcome, const char *error)
                   "interaction_id", (json_int_t) it->interaction_id, "guild_id",
                   (json_int_t) it->guild_id, "user_id", (json_int_t) it->user_id, "error",
                   error ? error : "", "gateway", it->from_gateway);
+    char what[sizeof it->command + 16];
+    snprintf (what, sizeof what, "interaction /%s", it->command);
+    cb_metrics_exemplar_offer (it->trace_id, what, (double) elapsed_us / 1e6);
 }
 
 //  --- HTTP answers ----------------------------------------------------------------

@@ -110,6 +110,13 @@ on_envelope (const Cordbank__Envelope *env, void *arg)
         return;
     }
     cb_counter_inc (state->received);
+    //  The instance's slowest request of the last period, under its own
+    //  trace id: from here an SRE can grep every service's logs for it.
+    const Cordbank__MetricsSnapshot *s = env->metrics_snapshot;
+    if (s->slowest_trace_id && *s->slowest_trace_id)
+        cb_log_debug (s->slowest_trace_id, "slowest request", "{s:s, s:s, s:s, s:f}", "of_service",
+                      service, "of_instance", instance, "what",
+                      s->slowest_what ? s->slowest_what : "", "seconds", s->slowest_seconds);
 }
 
 static void

@@ -179,6 +179,14 @@ on_instance (const char *service, const char *instance, const Cordbank__MetricsS
                              "last_snapshot_age_seconds", num (age_s), "ready",
                              isnan (ready) ? json_null () : json_boolean (ready != 0));
     add_windows (obj, w->src->history, service, instance);
+    //  The exemplar of its last snapshot: a trace id to grep the logs for.
+    json_object_set_new (obj, "slowest_last_period",
+                         snapshot && snapshot->slowest_trace_id && *snapshot->slowest_trace_id
+                             ? json_pack ("{s:s, s:s, s:f}", "trace_id", snapshot->slowest_trace_id,
+                                          "what",
+                                          snapshot->slowest_what ? snapshot->slowest_what : "",
+                                          "seconds", snapshot->slowest_seconds)
+                             : json_null ());
     json_array_append_new (w->instances, obj);
     if (!up)
         return;

@@ -120,8 +120,9 @@ expect_match "and lists the choices" 'invalid --log-level="verbose": expected on
 section "trace"
 # One /pay, followed by its trace id: the gateway makes it up and logs the
 # interaction under it; every service the command crosses logs the requests
-# it served under it (at debug, which this test runs at). The metrics
-# service never sees a command: it is not expected to.
+# it served under it (at debug, which this test runs at); and, alone in its
+# snapshot period, it is each instance's slowest request, the exemplar the
+# metrics service logs and serves in /api/v1/summary.
 TRACE_IID=990000000000000042
 interact --command pay --guild "$G" --user 10 --option user=11 --option amount=1 --interaction-id "$TRACE_IID"
 sleep 0.5   # the last log lines are written after the answer
@@ -137,6 +138,14 @@ expect_match "command logged its answer under it" '"msg":"command answered"' \
     "$(grep -h "\"trace_id\":\"$trace\"" "$CB_RUN"/logs/command*.log)"
 expect_match "balance logged the transfer under it" '"msg":"transfer answered"' \
     "$(grep -h "\"trace_id\":\"$trace\"" "$CB_RUN"/logs/balance*.log)"
+# The exemplars of the period arrive with the next snapshots (1 s).
+for _ in $(seq 30); do
+    [ "$(grep -h "\"trace_id\":\"$trace\"" "$CB_RUN"/logs/metrics*.log | grep -c '"msg":"slowest request"')" -ge 4 ] && break
+    sleep 0.2
+done
+expect_eq "metrics logged it as the slowest request of gateway, command, cache and balance" \
+    "balance cache command gateway" \
+    "$(grep -h "\"trace_id\":\"$trace\"" "$CB_RUN"/logs/metrics*.log | jq -r 'select(.msg == "slowest request") | .of_service' | sort -u | xargs)"
 expect_eq "every log line of every service is one JSON object" 0 \
     "$(cat "$CB_RUN"/logs/{gateway,command,cache,balance,metrics}*.log | grep -v '^{' | wc -l)"
 
