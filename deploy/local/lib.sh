@@ -135,8 +135,10 @@ cb_start_services() {
     cb_spawn command "$bin/cordbank-command" --instance command-1 --bind "tcp://$lo:$PORT_COMMAND_RPC" \
         --admin-port "$PORT_COMMAND_ADMIN" --cache-endpoints "tcp://$lo:$PORT_CACHE_RPC" \
         --balance-endpoints "tcp://$lo:$PORT_BALANCE_RPC" "${common[@]}"
+    # CB_GATEWAY_ARGS (an array, when set): more gateway flags, e.g. a Discord to talk to.
     cb_spawn gateway "$bin/cordbank-gateway" --instance gateway-1 --http-port "$PORT_GATEWAY_HTTP" \
-        --admin-port "$PORT_GATEWAY_ADMIN" --command-endpoints "tcp://$lo:$PORT_COMMAND_RPC" "${common[@]}"
+        --admin-port "$PORT_GATEWAY_ADMIN" --command-endpoints "tcp://$lo:$PORT_COMMAND_RPC" "${common[@]}" \
+        ${CB_GATEWAY_ARGS[@]+"${CB_GATEWAY_ARGS[@]}"}
 }
 
 # Rate limits for local runs: the suites and the simulator send many

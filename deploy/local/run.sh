@@ -1,16 +1,36 @@
 #!/usr/bin/env bash
 # make run: a private PostgreSQL and Redis, one instance of each service and
-# the Discord simulator, all on loopback. Runs until Ctrl-C, or for
-# DURATION seconds; then stops everything and removes its temp dir.
+# a Discord to talk to, all on loopback. Runs until Ctrl-C, or for DURATION
+# seconds; then stops everything, checks the ledger and removes its temp dir.
 #
-#   USERS=100 GUILDS=10 RATE=100 DURATION=60 make run
+#   USERS=100 GUILDS=10 RATE=100 GATEWAY_RATE=5 SHARDS=2 DURATION=60 make run
+#
+# Without DISCORD_TOKEN the Discord is the simulator: cordbank-discord-sim
+# --serve is the REST API and Gateway the gateway service connects its
+# SHARDS shards to, and it dispatches GATEWAY_RATE interactions a second
+# over them; another simulator sends RATE signed HTTP interactions a second
+# to POST /interactions and prints what it sees.
+#
+# With DISCORD_TOKEN (and DISCORD_PUBLIC_KEY; DISCORD_APPLICATION_ID to
+# register commands) the gateway talks to Discord itself: the code path
+# differs only in the URLs and keys. No simulator runs; Discord sends the
+# traffic. Register the commands once first (README, "Real Discord").
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 USERS=${USERS:-100}
 GUILDS=${GUILDS:-10}
 RATE=${RATE:-50}
+GATEWAY_RATE=${GATEWAY_RATE:-5}
+SHARDS=${SHARDS:-2}
 DURATION=${DURATION:-0}
+DISCORD_TOKEN=${DISCORD_TOKEN:-${CORDBANK_DISCORD_TOKEN:-}}
+for v in USERS GUILDS RATE GATEWAY_RATE SHARDS DURATION; do
+    [[ ${!v} =~ ^[0-9]+$ ]] || { echo "make run: $v must be a whole number, got '${!v}'" >&2; exit 2; }
+done
+[ "$SHARDS" -ge 1 ] || { echo "make run: SHARDS must be at least 1" >&2; exit 2; }
+[ -z "$DISCORD_TOKEN" ] || [ -n "${DISCORD_PUBLIC_KEY:-${CORDBANK_PUBLIC_KEY:-}}" ] \
+    || { echo "make run: DISCORD_TOKEN is set but DISCORD_PUBLIC_KEY is not" >&2; exit 2; }
 
 cb_run_dir
 trap cb_stop_all EXIT
@@ -21,32 +41,67 @@ ln -sfn "$CB_RUN" "${TMPDIR:-/tmp}/cordbank-current"   # for deploy/local/ctl.sh
 cb_start_postgres 15432
 cb_start_redis 16379
 cb_pick_ports yes
+
+SIM_TOKEN=cordbank-dev-token
+if [ -n "$DISCORD_TOKEN" ]; then
+    # The gateway reads DISCORD_TOKEN and DISCORD_PUBLIC_KEY itself.
+    CB_GATEWAY_ARGS=(--redis-url "redis://127.0.0.1:$REDIS_PORT")
+    discord="Discord itself (the bot's token)"
+else
+    cb_spawn discord "$CB_BIN/cordbank-discord-sim" --serve --listen-port 0 --port-file "$CB_RUN/discord.port" \
+        --token "$SIM_TOKEN" --shards "$SHARDS" --guilds "$GUILDS" --users "$USERS"
+    for _ in $(seq 100); do [ -s "$CB_RUN/discord.port" ] && break; sleep 0.1; done
+    [ -s "$CB_RUN/discord.port" ] || { cat "$CB_RUN/logs/discord.log" >&2; exit 1; }
+    DISCORD_PORT=$(cat "$CB_RUN/discord.port")
+    CB_GATEWAY_ARGS=(--discord-api-url "http://127.0.0.1:$DISCORD_PORT/api/v10" --discord-token "$SIM_TOKEN"
+        --redis-url "redis://127.0.0.1:$REDIS_PORT")
+    discord="the simulator: http://127.0.0.1:$DISCORD_PORT (stats: /_sim/stats)"
+fi
 cb_start_services
-cb_wait_ready 30
+cb_wait_ready 60
 
 cat >&2 <<EOT
 
 cordbank is running (logs: $CB_RUN/logs/)
+  Discord        $discord
   interactions   POST http://127.0.0.1:$PORT_GATEWAY_HTTP/interactions
-  metrics (all)  http://127.0.0.1:$PORT_METRICS_ADMIN/metrics
+  dashboard      http://127.0.0.1:$PORT_METRICS_ADMIN/   (all metrics: /metrics, summary: /api/v1/summary)
   admin ports    gateway $PORT_GATEWAY_ADMIN  command $PORT_COMMAND_ADMIN  balance $PORT_BALANCE_ADMIN  cache $PORT_CACHE_ADMIN  metrics $PORT_METRICS_ADMIN
                  (each serves /livez /readyz /metrics)
   postgresql     psql -h 127.0.0.1 -p $PG_PORT -U postgres cordbank
   redis          redis-cli -p $REDIS_PORT
   poke at it     deploy/local/ctl.sh list | kill NAME | pause NAME | restart NAME | pg-restart ...
-  simulator      $USERS users in $GUILDS guilds, $RATE commands/s$( [ "$DURATION" -gt 0 ] && echo ", for ${DURATION}s" || echo ", until Ctrl-C")
-
 EOT
 
-# The simulator runs in the foreground; Ctrl-C reaches it, it prints its
-# summary, and the EXIT trap stops the rest.
-trap ':' INT   # a handler, not SIG_IGN: ignored signals would be inherited by the simulator
-set +e
-"$CB_BIN/cordbank-discord-sim" --gateway-url "http://127.0.0.1:$PORT_GATEWAY_HTTP/interactions" \
-    --users "$USERS" --guilds "$GUILDS" --rate "$RATE" --duration "$DURATION"
-rc=$?
-trap 'exit 130' INT
-echo >&2
+rc=0
+if [ -n "$DISCORD_TOKEN" ]; then
+    echo "  traffic        from Discord$( [ "$DURATION" -gt 0 ] && echo ", for ${DURATION}s" || echo ", until Ctrl-C")" >&2
+    trap 'exit 130' INT
+    if [ "$DURATION" -gt 0 ]; then sleep "$DURATION"; else while :; do sleep 3600; done; fi
+else
+    cat >&2 <<EOT
+  simulator      $USERS users in $GUILDS guilds: $RATE HTTP interactions/s, $GATEWAY_RATE/s over $SHARDS Gateway shards$( [ "$DURATION" -gt 0 ] && echo ", for ${DURATION}s" || echo ", until Ctrl-C")
+
+EOT
+    if [ "$GATEWAY_RATE" -gt 0 ]; then
+        # As many as the run lasts (a day when it runs until Ctrl-C).
+        count=$((GATEWAY_RATE * (DURATION > 0 ? DURATION : 86400)))
+        curl -s --max-time 5 -X POST "http://127.0.0.1:$DISCORD_PORT/_sim/interactions" \
+            -d "{\"count\":$count,\"rate\":$GATEWAY_RATE,\"command\":\"balance\"}" >/dev/null \
+            || cb_log "could not start the Gateway interactions"
+    fi
+    # The simulator runs in the foreground; Ctrl-C reaches it, it prints its
+    # summary, and the EXIT trap stops the rest.
+    trap ':' INT   # a handler, not SIG_IGN: ignored signals would be inherited by the simulator
+    set +e
+    "$CB_BIN/cordbank-discord-sim" --gateway-url "http://127.0.0.1:$PORT_GATEWAY_HTTP/interactions" \
+        --users "$USERS" --guilds "$GUILDS" --rate "$RATE" --duration "$DURATION"
+    rc=$?
+    trap 'exit 130' INT
+    echo >&2
+    curl -s --max-time 5 "http://127.0.0.1:$DISCORD_PORT/_sim/stats" \
+        | jq -c '{gateway_interactions: .interactions, identifies, resumes}' >&2 2>/dev/null || true
+fi
 if "$CB_BIN/cordbank-balance" --check-invariants --pg-url "$PG_URL" --metrics-endpoints "" --log-level warn >&2; then
     cb_log "ledger invariants hold: every guild sums to 0, every balance equals its legs"
 else
