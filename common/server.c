@@ -22,6 +22,10 @@ typedef struct {
     void *arg;
 } handler_t;
 
+//  Why a request was refused before any work began.
+enum { SHED_EXPIRED, SHED_DRAINING, SHED_BUSY };
+static const char *const SHED_REASONS[] = {"expired", "draining", "busy"};
+
 struct cb_server {
     zsock_t *router;
     zloop_t *loop;
@@ -31,6 +35,7 @@ struct cb_server {
     size_t max_inflight;
     bool draining;
     cb_metric_t *inflight_gauge;
+    cb_metric_t *shed[3]; // SHED_EXPIRED, SHED_DRAINING, SHED_BUSY
     cb_rpcstats_t stats;
     cb_burst_fn *burst_end;
     void *burst_arg;
@@ -128,16 +133,20 @@ refuse (cb_server_t *self, cb_call_t **call_p)
 {
     cb_call_t *call = *call_p;
     Cordbank__Envelope__BodyCase body = call->request->body_case;
-    if (cb_envelope_expired (call->request))
+    if (cb_envelope_expired (call->request)) {
+        cb_counter_inc (self->shed[SHED_EXPIRED]);
         cb_call_fail (call_p, CORDBANK__STATUS__STATUS_DEADLINE_EXCEEDED,
                       "deadline passed before work began");
-    else if (body <= 0 || body >= MAX_BODY_CASE || !self->handlers[body].fn)
+    } else if (body <= 0 || body >= MAX_BODY_CASE || !self->handlers[body].fn)
         cb_call_fail (call_p, CORDBANK__STATUS__STATUS_INVALID_ARGUMENT,
                       "no handler for this request");
-    else if (self->draining)
+    else if (self->draining) {
+        cb_counter_inc (self->shed[SHED_DRAINING]);
         cb_call_fail (call_p, CORDBANK__STATUS__STATUS_UNAVAILABLE, "instance is draining");
-    else if (self->inflight > self->max_inflight)
+    } else if (self->inflight > self->max_inflight) {
+        cb_counter_inc (self->shed[SHED_BUSY]);
         cb_call_fail (call_p, CORDBANK__STATUS__STATUS_UNAVAILABLE, "instance is busy");
+    }
     return *call_p == NULL;
 }
 
@@ -201,6 +210,14 @@ cb_server_new (const char *endpoint, zloop_t *loop)
     self->loop = loop;
     self->max_inflight = 4096;
     cb_rpcstats_init_server (&self->stats);
+    for (int r = SHED_EXPIRED; r <= SHED_BUSY; r++) {
+        char labels[48];
+        cb_metrics_labels (labels, sizeof labels, "reason", SHED_REASONS[r], NULL);
+        self->shed[r] = cb_metrics_counter (
+            "cordbank_rpc_server_shed_total",
+            "Requests refused before any work began: deadline already passed, draining, busy.",
+            labels);
+    }
     self->router = zsock_new (ZMQ_ROUTER);
     cb_socket_tune (self->router, false);
     self->port = zsock_bind (self->router, "%s", endpoint);

@@ -224,6 +224,9 @@ Test (transport, expired_request_is_refused_and_garbage_dropped)
     run_until_answered (rig.loop, &r, 2000);
     cr_assert_eq (r.status, CORDBANK__STATUS__STATUS_DEADLINE_EXCEEDED);
     cr_assert_eq (rig.state.received, 1, "expired work never reaches the handler");
+    cr_assert_geq (cb_metric_value (cb_metrics_counter ("cordbank_rpc_server_shed_total", "",
+                                                        "reason=\"expired\"")),
+                   1, "and is counted as shed");
     cr_assert_geq (cb_metric_value (
                        cb_metrics_counter ("cordbank_bad_messages_total", "", "socket=\"router\"")),
                    1);
