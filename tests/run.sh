@@ -20,15 +20,16 @@ count_shell() {
     failed=$((failed + $(sed -E 's/.*, ([0-9]+) failed.*/\1/' <<<"$line")))
 }
 run() {
-    local kind=$1; shift
+    local kind=$1 started=$SECONDS; shift
     echo "### $*"
     "$@" 2>&1 | tee "$log"
     local rc=${PIPESTATUS[0]}
     "count_$kind"
     [ "$rc" -eq 0 ] || { echo "### FAILED (exit $rc): $*"; status=1; }
+    timings="$timings$(printf '%5d s  %s' $((SECONDS - started)) "$*")"$'\n'
 }
 
-status=0
+status=0 timings=
 run criterion build/bin/unit-tests --jobs 2
 ASAN_OPTIONS=detect_leaks=0 run criterion build-asan/bin/unit-tests --jobs 2
 run shell tests/integration/e2e.sh build/bin
@@ -53,5 +54,7 @@ run shell tests/integration/dashboard.sh build/bin
 run shell tests/integration/promtool.sh build/bin
 
 echo
+echo "### time per suite (make test must stay under 15 min in CI):"
+printf '%s' "$timings"
 echo "make test: $passed passed, $failed failed"
 exit $status
