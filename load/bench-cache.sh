@@ -61,13 +61,7 @@ command -v redis-benchmark >/dev/null || { echo "bench-cache: redis-benchmark no
 mkdir -p "$REPORT_DIR" || exit 2
 export CB_LOG_LEVEL=${CB_LOG_LEVEL:-warn}
 
-cb_run_dir
-trap 'cb_stop_all' EXIT
-cb_start_postgres || exit 1
-cb_start_redis || exit 1
-cb_pick_ports no
-cb_start_services "$CB_BIN"
-cb_wait_ready 30 || exit 1
+cb_start_all "$CB_BIN"
 LO=127.0.0.1
 CACHE=tcp://$LO:$PORT_CACHE_RPC BALANCE=tcp://$LO:$PORT_BALANCE_RPC
 status=0

@@ -141,6 +141,20 @@ cb_start_services() {
         ${CB_GATEWAY_ARGS[@]+"${CB_GATEWAY_ARGS[@]}"}
 }
 
+# The whole system for a test or a benchmark: a run dir removed on exit,
+# PostgreSQL, Redis, free ports and one instance of each service from
+# BIN (default $CB_BIN), ready. Exits the calling script with 1 when any
+# of it fails. Sets the caller's EXIT trap to cb_stop_all.
+cb_start_all() {
+    cb_run_dir
+    trap 'cb_stop_all' EXIT
+    cb_start_postgres || exit 1
+    cb_start_redis || exit 1
+    cb_pick_ports no
+    cb_start_services "${1:-$CB_BIN}"
+    cb_wait_ready 30 || exit 1
+}
+
 # Rate limits for local runs: the suites and the simulator send many
 # commands for one member, or one guild, within a second, which the
 # production defaults (cordbank-cache --help) would refuse. CORDBANK_USER_RATE,

@@ -27,13 +27,7 @@ if [ ! -d "$PEER_DIR/node_modules/pg" ] || [ ! -d "$PEER_DIR/node_modules/ioredi
         || { echo "load/peer: npm ci failed (run make deps)"; echo "peer: 0 passed, 1 failed"; exit 1; }
 fi
 
-cb_run_dir
-trap 'cb_stop_all' EXIT
-cb_start_postgres || exit 1
-cb_start_redis || exit 1
-cb_pick_ports no
-cb_start_services "$CB_BIN"
-cb_wait_ready 30 || exit 1
+cb_start_all "$CB_BIN"
 CB_URL="http://127.0.0.1:$PORT_GATEWAY_HTTP/interactions"
 PEER_PG_URL="postgresql://postgres@127.0.0.1:$PG_PORT/peer"
 peer_psql() { psql -X -q -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d peer "$@"; }

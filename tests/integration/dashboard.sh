@@ -28,13 +28,7 @@ CB_BIN=${1:-${CB_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/bin}}
 CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 export CORDBANK_ALERT_FOR_MS=0 CORDBANK_ALERT_INTERVAL_MS=500
 
-cb_run_dir
-trap 'cb_stop_all' EXIT
-cb_start_postgres || exit 1
-cb_start_redis || exit 1
-cb_pick_ports no
-cb_start_services "$CB_BIN"
-cb_wait_ready 30 || exit 1
+cb_start_all "$CB_BIN"
 ADMIN=http://127.0.0.1:$PORT_METRICS_ADMIN
 
 # dom : the dashboard's DOM once its script has fetched and drawn (Chrome's

@@ -13,13 +13,7 @@ CB_BIN=${1:-${CB_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/bin}}
 
 # Debug: the trace section follows one command through every service's log.
 export CB_LOG_LEVEL=${CB_LOG_LEVEL:-debug}
-cb_run_dir
-trap 'cb_stop_all' EXIT
-cb_start_postgres || exit 1
-cb_start_redis || exit 1
-cb_pick_ports no
-cb_start_services "$CB_BIN"
-cb_wait_ready 30 || exit 1
+cb_start_all "$CB_BIN"
 URL="http://127.0.0.1:$PORT_GATEWAY_HTTP/interactions"
 G=7001
 
