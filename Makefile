@@ -152,13 +152,16 @@ $(UNIT_BIN): $(UNIT_OBJ) $(UNIT_EXTRA) $(LIBCOMMON)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
+# The two commands build on every core (JOBS=1 for a serial build).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
 run: deps
-	@$(MAKE) --no-print-directory -s all
+	@$(MAKE) --no-print-directory -s -j$(JOBS) all
 	@deploy/local/run.sh
 
 test: deps
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory -j$(JOBS) all
+	@$(MAKE) --no-print-directory -j$(JOBS) asan
 	@tests/run.sh
 
 test-unit: all
