@@ -8,7 +8,8 @@
  *  A request's life: queued → (rate limits say go) → in flight → done, or
  *  back to queued after a 429 (always retried: Discord did not apply it)
  *  or, for idempotent requests, a 5xx or a transport error (with full-
- *  jitter backoff) — never past its deadline. Each wait is a one-shot zloop
+ *  jitter backoff, and only while retries stay under 10% of requests) —
+ *  never past its deadline. Each wait is a one-shot zloop
  *  timer on the request. fn is always called from a timer or a curl
  *  completion, never from gw_rest_request.
  *
@@ -66,8 +67,12 @@ struct gw_rest {
     char *auth_header; // "Authorization: Bot <token>", NULL when no token
     int64_t timeout_ms;
     cb_breaker_t breaker;
+    //  Retries after a failure (not a 429) stay under 10% of requests: a
+    //  slow Discord, or a gateway behind on its own work, must not get a
+    //  second copy of every request.
+    cb_retry_budget_t retry_budget;
     zlistx_t *requests; // every request not yet answered (request_t *)
-    cb_metric_t *rate_limited[3], *invalid, *queued;
+    cb_metric_t *rate_limited[3], *invalid, *queued, *retried, *over_budget;
     cb_log_limiter_t warn_limiter;
 };
 
@@ -352,9 +357,15 @@ on_failure (gw_rest_t *self, request_t *req, int status, const char *why)
     cb_breaker_failure (&self->breaker);
     int64_t delay = cb_backoff_delay_ms ((uint32_t) req->attempts, BACKOFF_BASE_MS, BACKOFF_CAP_MS,
                                          cb_random01 ());
-    if (req->idempotent && req->attempts < MAX_ATTEMPTS)
+    bool retry = req->idempotent && req->attempts < MAX_ATTEMPTS;
+    if (retry && !cb_retry_budget_spend (&self->retry_budget)) {
+        cb_counter_inc (self->over_budget);
+        retry = false;
+    }
+    if (retry) {
+        cb_counter_inc (self->retried);
         wait_then_retry (req, delay, status, why);
-    else
+    } else
         finish (req, status, why);
 }
 
@@ -424,6 +435,12 @@ register_metrics (gw_rest_t *self)
         NULL);
     self->queued = cb_metrics_gauge ("cordbank_gateway_rest_queued_requests",
                                      "Requests to Discord waiting or in flight.", NULL);
+    const char *retries = "Failed attempts (5xx, transport) of idempotent requests: retried, or "
+                          "given up because retries would exceed 10% of requests.";
+    self->retried =
+        cb_metrics_counter ("cordbank_gateway_rest_retries_total", retries, "outcome=\"retried\"");
+    self->over_budget = cb_metrics_counter ("cordbank_gateway_rest_retries_total", retries,
+                                            "outcome=\"over_budget\"");
 }
 
 gw_rest_t *
@@ -444,6 +461,7 @@ gw_rest_new (zloop_t *loop, const gw_rest_config_t *cfg)
     self->limits = gw_limits_new (cfg->redis, cfg->global_per_s, cfg->replicas);
     cb_breaker_init (&self->breaker, "discord_rest", BREAKER_THRESHOLD, BREAKER_OPEN_MS,
                      BREAKER_MAX_MS);
+    cb_retry_budget_init (&self->retry_budget, 0.1, 20);
     self->requests = zlistx_new ();
     register_metrics (self);
     self->curl = gw_curl_loop_new (loop, on_transfer_done, self);
@@ -511,6 +529,7 @@ gw_rest_request (gw_rest_t *self, const char *method, const char *path, const ch
     req->arg = arg;
     req->idempotent = is_idempotent (method, &req->route);
     req->timer = -1;
+    cb_retry_budget_on_request (&self->retry_budget);
     req->handle = zlistx_add_end (self->requests, req);
     cb_gauge_set (self->queued, (double) zlistx_size (self->requests));
     //  Through a timer, so that fn is never called from in here.
