@@ -92,7 +92,7 @@ typedef enum {
 //  4011 sharding required, 4012 invalid API version, 4013 invalid intents,
 //  4014 disallowed intents are fatal; 4003 not authenticated, 4007 invalid
 //  seq and 4009 session timed out need a new session; everything else
-//  (4000, 4001, 4002, 4005, 4008, 1xxx, a drop without a close frame)
+//  (4000, 4001, 4002, 4005, 4008, 1000-1999, a drop without a close frame)
 //  resumes.
 gw_close_action_t gw_close_action (int code);
 //  A short name for logs and metric labels ("authentication_failed"), or

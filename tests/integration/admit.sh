@@ -18,6 +18,7 @@ set -uo pipefail
 CB_BIN=${1:-${CB_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/bin}}
 . "$(dirname "$0")/../../deploy/local/lib.sh"
 . "$(dirname "$0")/../lib/assert.sh"
+. "$(dirname "$0")/../lib/metrics.sh"
 . "$(dirname "$0")/../lib/interact.sh"
 
 export CORDBANK_USER_RATE=1 CORDBANK_USER_BURST=3 CORDBANK_GUILD_RATE=1 CORDBANK_GUILD_BURST=6
@@ -90,15 +91,7 @@ $(sed 's/^/       answer: /' "$CB_RUN/$name")"
     fi
 }
 
-# metric PORT NAME [LABELS]: the value of one series on an instance's
-# /metrics (0 when absent).
-metric() {
-    local v series=$2
-    [ -z "${3:-}" ] || series="$2{$3}"
-    v=$(curl -s "http://$lo:$1/metrics" | awk -v s="$series" '$1 == s {print $2; exit}')
-    echo "${v:-0}"
-}
-admits() { metric "$1" cordbank_cache_admit_total "result=\"$2\",scope=\"$3\""; }
+admits() { cb_metric "$1" cordbank_cache_admit_total "result=\"$2\",scope=\"$3\""; }
 
 section "dedup across command instances"
 G=7201
@@ -160,7 +153,7 @@ G=7205
 cb_interact "$URL_A" --command balance --guild "$G" --user 8301 --interaction-id 943001
 expect_eq "a command is still answered" "<@8301> has 0 coins." "$CONTENT"
 expect_eq "decided by cache-1 alone" 1 "$(admits "$P_C1_ADM" ok local)"
-expect_eq "cordbank_cache_admit_global says so" 0 "$(metric "$P_C1_ADM" cordbank_cache_admit_global)"
+expect_eq "cordbank_cache_admit_global says so" 0 "$(cb_metric "$P_C1_ADM" cordbank_cache_admit_global)"
 cb_interact "$URL_A" --command balance --guild "$G" --user 8301 --interaction-id 943001
 expect_eq "a repeat is still answered" "<@8301> has 0 coins." "$CONTENT"
 expect_eq "and is a local duplicate" 1 "$(admits "$P_C1_ADM" duplicate local)"
@@ -187,7 +180,7 @@ until { [ "$(admits "$P_C1_ADM" ok global)" -gt "$before1" ] &&
 done
 expect_match "cache-1 decides through Redis again" '^[1-9]' "$(( $(admits "$P_C1_ADM" ok global) - before1 ))"
 expect_match "and so does cache-2" '^[1-9]' "$(( $(admits "$P_C2_ADM" ok global) - before2 ))"
-expect_eq "cordbank_cache_admit_global says so" 1 "$(metric "$P_C1_ADM" cordbank_cache_admit_global)"
+expect_eq "cordbank_cache_admit_global says so" 1 "$(cb_metric "$P_C1_ADM" cordbank_cache_admit_global)"
 expect_eq "the return is logged once" 1 "$(grep -c 'admission through Redis again' "$CB_RUN/logs/cache-1.log")"
 before=$(admits "$P_C1_ADM" duplicate global)
 cb_interact "$URL_B" --command balance --guild 7206 --user 8499 --interaction-id 944500

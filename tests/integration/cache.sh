@@ -25,6 +25,7 @@ set -uo pipefail
 CB_BIN=${1:-${CB_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/bin}}
 . "$(dirname "$0")/../../deploy/local/lib.sh"
 . "$(dirname "$0")/../lib/assert.sh"
+. "$(dirname "$0")/../lib/metrics.sh"
 
 LOAD=$CB_BIN/cordbank-ledger-load
 GUILD=515151
@@ -50,16 +51,9 @@ cb_wait_port_ready "$B_ADMIN" 30 cache-b || exit 1
 CACHES="tcp://127.0.0.1:$A_RPC,tcp://127.0.0.1:$B_RPC"
 echo "cache A: tcp://127.0.0.1:$A_RPC (gets the write-throughs), cache B: tcp://127.0.0.1:$B_RPC"
 
-# metric PORT NAME [LABEL-MATCH]: the sum of the series of NAME on the admin
-# port whose labels contain LABEL-MATCH (e.g. result="hit"); 0 when none.
-metric() {
-    curl -s --max-time 5 "http://127.0.0.1:$1/metrics" | awk -v name="$2" -v want="${3:-}" '
-        $1 == name || index($1, name "{") == 1 { if (want == "" || index($1, want)) n += $NF }
-        END { printf "%d\n", n }'
-}
-hits() { echo $(( $(metric "$A_ADMIN" cordbank_cache_requests_total 'result="hit"') + $(metric "$B_ADMIN" cordbank_cache_requests_total 'result="hit"') )); }
-db_gets() { metric "$BAL_ADMIN" cordbank_balance_db_duration_seconds_count 'op="get"'; }
-rpc_gets() { metric "$BAL_ADMIN" cordbank_rpc_server_duration_seconds_count 'method="balance_get_request"'; }
+hits() { echo $(( $(cb_metric "$A_ADMIN" cordbank_cache_requests_total 'result="hit"') + $(cb_metric "$B_ADMIN" cordbank_cache_requests_total 'result="hit"') )); }
+db_gets() { cb_metric "$BAL_ADMIN" cordbank_balance_db_duration_seconds_count 'op="get"'; }
+rpc_gets() { cb_metric "$BAL_ADMIN" cordbank_rpc_server_duration_seconds_count 'method="balance_get_request"'; }
 
 # run_check PHASE SECONDS [FLAG...]: cache-check in the background; summary
 # in $CB_RUN/PHASE.json, output in logs/load-PHASE.log.
@@ -100,7 +94,7 @@ expect_eq "a: every account was seeded" "$ACCOUNTS 0" "$(jq -r '"\(.writes.seed_
 expect_eq "a: every read was answered OK" 0 "$(jn .reads.failed)"
 expect_eq "a: every write-through was applied" 0 "$(jn .writes.write_through_failed)"
 expect_match "a: most reads were served from Redis" '^([5-9][0-9]|100)$' "$(hit_share 0 99)"
-expect_match "a: cache B served hits too" '^[1-9]' "$(metric "$B_ADMIN" cordbank_cache_requests_total 'result="hit"')"
+expect_match "a: cache B served hits too" '^[1-9]' "$(cb_metric "$B_ADMIN" cordbank_cache_requests_total 'result="hit"')"
 echo "       a: $(jn .reads.ok) reads ($(jn .reads.rps)/s, $(jn .reads.hits) from Redis, p99 $(jn .reads.p99_ms) ms)," \
     "$(jn .writes.pays.OK) pays OK, $(( $(hits) - hits_before )) hits on the caches' /metrics"
 
@@ -164,7 +158,7 @@ section "d: Redis hung (SIGSTOP) at 3 s for 4 s, then resumed (SIGCONT), 12 s of
 # its socket timeout, opens its Redis breaker and reads from balance; when
 # Redis resumes, it runs what it had queued before any later flush, so
 # nothing it held while hung can be served.
-opened_before=$(( $(metric "$A_ADMIN" cordbank_breaker_transitions_total 'target="redis",to="open"') + $(metric "$B_ADMIN" cordbank_breaker_transitions_total 'target="redis",to="open"') ))
+opened_before=$(( $(cb_metric "$A_ADMIN" cordbank_breaker_transitions_total 'target="redis",to="open"') + $(cb_metric "$B_ADMIN" cordbank_breaker_transitions_total 'target="redis",to="open"') ))
 logged_before=$(cat "$CB_RUN/logs/cache-a.log" "$CB_RUN/logs/cache-b.log" | grep -c '"msg":"redis unreachable"')
 run_check d 12 --seed-balance 0
 sleep 3
@@ -175,13 +169,13 @@ sleep 4
 [ -n "$hung" ] && kill -CONT "$hung"
 expect_eq "d: Redis answers again after SIGCONT" PONG "$(timeout 5 redis-cli -p "$REDIS_PORT" ping 2>/dev/null)"
 finish_check d
-opened=$(( $(metric "$A_ADMIN" cordbank_breaker_transitions_total 'target="redis",to="open"') + $(metric "$B_ADMIN" cordbank_breaker_transitions_total 'target="redis",to="open"') - opened_before ))
+opened=$(( $(cb_metric "$A_ADMIN" cordbank_breaker_transitions_total 'target="redis",to="open"') + $(cb_metric "$B_ADMIN" cordbank_breaker_transitions_total 'target="redis",to="open"') - opened_before ))
 logged=$(( $(cat "$CB_RUN/logs/cache-a.log" "$CB_RUN/logs/cache-b.log" | grep -c '"msg":"redis unreachable"') - logged_before ))
 expect_eq "d: every read was answered OK within its deadline" 0 "$(jn .reads.failed)"
 expect_match "d: the caches' Redis breakers opened ($opened openings)" '^[1-9]' "$opened"
 expect_eq "d: each cache logged the outage once (2 lines)" 2 "$logged"
 expect_eq "d: both breakers are closed again" "0 0" \
-    "$(metric "$A_ADMIN" cordbank_breaker_state 'target="redis"') $(metric "$B_ADMIN" cordbank_breaker_state 'target="redis"')"
+    "$(cb_metric "$A_ADMIN" cordbank_breaker_state 'target="redis"') $(cb_metric "$B_ADMIN" cordbank_breaker_state 'target="redis"')"
 during=$(hit_share 4 5) after=$(hit_share 10 11)
 expect_match "d: while Redis was hung almost no read was a hit (${during}% in seconds 5-6)" '^[0-9]$' "$during"
 expect_match "d: after SIGCONT reads are served from Redis again (${after}% in seconds 11-12)" '^([5-9][0-9]|100)$' "$after"
@@ -189,7 +183,7 @@ echo "       d: p99 $(jn .reads.p99_ms) ms, max $(jn .reads.max_ms) ms; hits per
 
 section "c: 10,000 reads of 20 members never written, 200 in flight, through A and B"
 gets_before=$(db_gets) asked_before=$(rpc_gets)
-misses_before=$(( $(metric "$A_ADMIN" cordbank_cache_requests_total 'result="miss"') + $(metric "$B_ADMIN" cordbank_cache_requests_total 'result="miss"') ))
+misses_before=$(( $(cb_metric "$A_ADMIN" cordbank_cache_requests_total 'result="miss"') + $(cb_metric "$B_ADMIN" cordbank_cache_requests_total 'result="miss"') ))
 timeout -k 5 60 "$LOAD" --mode cache-read --cache-endpoints "$CACHES" --guild "$UNKNOWN_GUILD" --users 20 \
     --requests 10000 --concurrency 200 --duration-s 30 --deadline-ms 5000 --quiet --json "$CB_RUN/c.json" \
     >"$CB_RUN/logs/load-c.log" 2>&1
@@ -197,7 +191,7 @@ rc=$?
 sed 's/^/       /' "$CB_RUN/logs/load-c.log"
 J=$(cat "$CB_RUN/c.json" 2>/dev/null); [ -n "$J" ] || J='{}'
 gets=$(( $(db_gets) - gets_before )) asked=$(( $(rpc_gets) - asked_before ))
-misses=$(( $(metric "$A_ADMIN" cordbank_cache_requests_total 'result="miss"') + $(metric "$B_ADMIN" cordbank_cache_requests_total 'result="miss"') - misses_before ))
+misses=$(( $(cb_metric "$A_ADMIN" cordbank_cache_requests_total 'result="miss"') + $(cb_metric "$B_ADMIN" cordbank_cache_requests_total 'result="miss"') - misses_before ))
 expect_eq "c: the tool exits 0" 0 "$rc"
 expect_eq "c: all 10000 reads were answered OK" "10000 0" "$(jq -r '"\(.reads.ok) \(.reads.failed)"' <<<"$J")"
 expect_eq "c: every member read as never written (version 0)" 0 "$(jn .reads.written)"

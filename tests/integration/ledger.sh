@@ -20,6 +20,7 @@ set -uo pipefail
 CB_BIN=${1:-${CB_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/bin}}
 . "$(dirname "$0")/../../deploy/local/lib.sh"
 . "$(dirname "$0")/../lib/assert.sh"
+. "$(dirname "$0")/../lib/metrics.sh"
 
 LOAD=$CB_BIN/cordbank-ledger-load
 GUILD=424242
@@ -259,42 +260,26 @@ SQL
 expect_eq "e: the stored keys are the acked ones, byte for byte" "$want" "$got"
 expect_match "e: and there are some" '^[1-9]' "$(awk '$3 == "OK"' "$CB_RUN/e.acked" | wc -l)"
 
-# gauge PORT NAME [LABEL-MATCH]: the value of a series on an admin port ("" when absent).
-gauge() {
-    curl -s --max-time 5 "http://127.0.0.1:$1/metrics" | awk -v n="$2" -v m="${3:-}" '
-        ($1 == n || index($1, n "{") == 1) && index($1, m) { print $NF; exit }'
-}
-# wait_gauge PORT NAME LABEL-MATCH REGEX: up to 10 s for the value to match.
-wait_gauge() {
-    local v
-    for _ in $(seq 100); do
-        v=$(gauge "$1" "$2" "$3")
-        [[ $v =~ $4 ]] && break
-        sleep 0.1
-    done
-    echo "$v"
-}
-
 section "f: a watching instance (a check every second) sees the ledger broken and mended"
 W_RPC=$(cb_port) W_EVENTS=$(cb_port) W_ADMIN=$(cb_port)
 cb_start_balance balance-w "$CB_BIN" "$W_RPC" "$W_EVENTS" "$W_ADMIN" --invariant-check-s 1
 cb_wait_port_ready "$W_ADMIN" 30 balance-w || exit 1
 CHECKED=cordbank_ledger_invariant_checked_timestamp_seconds V=cordbank_ledger_invariant_violations
-expect_match "f: the watch has checked" '^[1-9]' "$(wait_gauge "$W_ADMIN" $CHECKED '' '^[1-9]')"
+expect_match "f: the watch has checked" '^[1-9]' "$(cb_wait_metric "$W_ADMIN" $CHECKED '' '^[1-9]')"
 expect_eq "f: and found the ledger whole" "0 0" \
-    "$(gauge "$W_ADMIN" $V 'check="guild_sum"') $(gauge "$W_ADMIN" $V 'check="account_legs"')"
+    "$(cb_metric "$W_ADMIN" $V 'check="guild_sum"') $(cb_metric "$W_ADMIN" $V 'check="account_legs"')"
 # A member with coins that no transfer gave: its guild no longer sums to 0,
 # and its balance is not the sum of its legs (it has none).
 cb_psql -c "INSERT INTO accounts (guild_id, user_id, balance, version) VALUES (990001, 1, 5, 1)" >/dev/null
-expect_eq "f: a broken guild is seen within seconds" 1 "$(wait_gauge "$W_ADMIN" $V 'check="guild_sum"' '^1$')"
-expect_eq "f: and the broken account" 1 "$(gauge "$W_ADMIN" $V 'check="account_legs"')"
+expect_eq "f: a broken guild is seen within seconds" 1 "$(cb_wait_metric "$W_ADMIN" $V 'check="guild_sum"' '^1$')"
+expect_eq "f: and the broken account" 1 "$(cb_metric "$W_ADMIN" $V 'check="account_legs"')"
 expect_eq "f: the violation is logged once, as an error" error \
     "$(grep '"msg":"ledger invariants violated"' "$CB_RUN/logs/balance-w.log" | jq -rs 'map(.level) | join(",")')"
 cb_psql -c "DELETE FROM accounts WHERE guild_id = 990001" >/dev/null
-expect_eq "f: mended, it is seen whole again" 0 "$(wait_gauge "$W_ADMIN" $V 'check="guild_sum"' '^0$')"
+expect_eq "f: mended, it is seen whole again" 0 "$(cb_wait_metric "$W_ADMIN" $V 'check="guild_sum"' '^0$')"
 expect_eq "f: and that is logged" 1 "$(grep -c '"msg":"ledger invariants hold again"' "$CB_RUN/logs/balance-w.log")"
-expect_match "f: a check takes a moment ($(gauge "$W_ADMIN" cordbank_ledger_invariant_check_duration_seconds) s)" \
-    '^[0-9.e-]+$' "$(gauge "$W_ADMIN" cordbank_ledger_invariant_check_duration_seconds)"
-expect_eq "f: no check failed" 0 "$(gauge "$W_ADMIN" cordbank_ledger_invariant_check_failures_total)"
+expect_match "f: a check takes a moment ($(cb_metric "$W_ADMIN" cordbank_ledger_invariant_check_duration_seconds) s)" \
+    '^[0-9.e-]+$' "$(cb_metric "$W_ADMIN" cordbank_ledger_invariant_check_duration_seconds)"
+expect_eq "f: no check failed" 0 "$(cb_metric "$W_ADMIN" cordbank_ledger_invariant_check_failures_total)"
 
 summary ledger
