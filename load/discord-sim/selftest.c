@@ -1,6 +1,7 @@
 /*  selftest — runs every module's self-test (see selftest.h).
  */
 #include "load/discord-sim/selftest.h"
+#include "load/discord-sim/load.h"
 #include "load/discord-sim/check.h"
 #include "load/discord-sim/commands.h"
 #include "load/discord-sim/faults.h"
@@ -26,6 +27,7 @@ sim_selftest_run (void)
         {"mix", sim_mix_test},
         {"check", sim_check_test},
         {"stats", sim_stats_test},
+        {"load", sim_load_test},
         {"ratelimit", srv_ratelimit_test},
         {"commands", srv_commands_test},
         {"faults", srv_faults_test},

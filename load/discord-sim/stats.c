@@ -152,12 +152,75 @@ rounded (double value, double unit)
 
 //  In ms to the microsecond; null when nothing was answered.
 static json_t *
+hist_ms (const sim_hist_t *latency, double p)
+{
+    if (sim_hist_count (latency) == 0)
+        return json_null ();
+    uint64_t us = sim_hist_percentile (latency, p);
+    return json_real (rounded ((double) us / 1000.0, 0.001));
+}
+
+static json_t *
 percentile_ms (const sim_stats_t *self, double p)
 {
-    if (sim_hist_count (self->total.latency) == 0)
+    return hist_ms (self->total.latency, p);
+}
+
+//  null for NaN; rounded to unit unless unit is 0.
+static json_t *
+real_or_null (double value, double unit)
+{
+    if (!isfinite (value))
         return json_null ();
-    uint64_t us = sim_hist_percentile (self->total.latency, p);
-    return json_real (rounded ((double) us / 1000.0, 0.001));
+    return json_real (unit > 0 ? rounded (value, unit) : value);
+}
+
+void
+sim_stats_print_window_json (const sim_stats_t *self, FILE *out, int64_t t, double target_rate)
+{
+    assert (self && out);
+    const counters_t *w = &self->window;
+    json_t *line =
+        json_pack ("{s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "t", (json_int_t) t,
+                   "target_rate", real_or_null (target_rate, 0.01), "sent", (json_int_t) w->sent,
+                   "answered", (json_int_t) w->answered, "ok", (json_int_t) w->ok, "refused",
+                   (json_int_t) w->refused, "errors", (json_int_t) w->errors, "p50_ms",
+                   hist_ms (w->latency, 50), "p90_ms", hist_ms (w->latency, 90), "p99_ms",
+                   hist_ms (w->latency, 99), "max_ms", hist_ms (w->latency, 100));
+    if (line && json_dumpf (line, out, JSON_COMPACT | JSON_REAL_PRECISION (12)) == 0)
+        fputc ('\n', out);
+    json_decref (line);
+    fflush (out);
+}
+
+//  [{"p":50,"ms":..},...] from the median to the maximum, on a nines scale.
+static json_t *
+percentile_curve (const sim_stats_t *self)
+{
+    static const double points[] = {50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 100};
+    json_t *curve = json_array ();
+    for (size_t i = 0;
+         curve && sim_hist_count (self->total.latency) > 0 && i < sizeof points / sizeof points[0];
+         i++)
+        json_array_append_new (
+            curve, json_pack ("{s:f, s:o}", "p", points[i], "ms", percentile_ms (self, points[i])));
+    return curve;
+}
+
+//  The labels of info that are set.
+static int
+add_labels (json_t *summary, const sim_run_info_t *info)
+{
+    int rc = 0;
+    if (info->model)
+        rc |= json_object_set_new (summary, "model", json_string (info->model));
+    if (info->mix)
+        rc |= json_object_set_new (summary, "mix", json_string (info->mix));
+    if (info->popularity)
+        rc |= json_object_set_new (summary, "popularity", json_string (info->popularity));
+    if (info->model && strcmp (info->model, "closed") == 0)
+        rc |= json_object_set_new (summary, "think_ms", json_integer (info->think_ms));
+    return rc;
 }
 
 static json_t *
@@ -180,15 +243,19 @@ sim_stats_print_summary (const sim_stats_t *self, FILE *out, const sim_run_info_
     const counters_t *t = &self->total;
     double per_s = info->duration_s > 0 ? (double) t->answered / info->duration_s : 0;
     json_t *summary = json_pack (
-        "{s:f, s:I, s:I, s:I, s:I, s:o, s:f, s:o, s:o, s:o, s:o, s:I, s:I, s:f}", "duration_s",
-        rounded (info->duration_s, 0.001), "sent", (json_int_t) t->sent, "answered",
+        "{s:f, s:I, s:I, s:I, s:I, s:o, s:f, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:o}",
+        "duration_s", rounded (info->duration_s, 0.001), "sent", (json_int_t) t->sent, "answered",
         (json_int_t) t->answered, "ok", (json_int_t) t->ok, "refused", (json_int_t) t->refused,
         "errors", errors_json (self), "commands_per_s", rounded (per_s, 0.01), "p50_ms",
         percentile_ms (self, 50), "p90_ms", percentile_ms (self, 90), "p99_ms",
-        percentile_ms (self, 99), "max_ms", percentile_ms (self, 100), "users",
-        (json_int_t) info->users, "guilds", (json_int_t) info->guilds, "rate", info->rate);
-    if (!summary)
+        percentile_ms (self, 99), "p999_ms", percentile_ms (self, 99.9), "max_ms",
+        percentile_ms (self, 100), "users", (json_int_t) info->users, "guilds",
+        (json_int_t) info->guilds, "rate", real_or_null (info->rate, 0), "percentiles",
+        percentile_curve (self));
+    if (!summary || add_labels (summary, info) != 0) {
+        json_decref (summary);
         return -1;
+    }
     int rc = json_dumpf (summary, out, JSON_COMPACT | JSON_REAL_PRECISION (12));
     json_decref (summary);
     fputc ('\n', out);

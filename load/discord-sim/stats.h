@@ -11,7 +11,8 @@
  *
  *      {"duration_s":10.0,"sent":2000,"answered":2000,"ok":1800,"refused":200,
  *       "errors":{},"commands_per_s":200.0,"p50_ms":1.2,"p90_ms":2.0,
- *       "p99_ms":4.8,"max_ms":9.1,"users":100,"guilds":10,"rate":200.0}
+ *       "p99_ms":4.8,"p999_ms":8.0,"max_ms":9.1,"users":100,"guilds":10,"rate":200.0,
+ *       "percentiles":[{"p":50,"ms":1.2},...,{"p":100,"ms":9.1}]}
  *
  *  "answered" counts HTTP responses of any status, commands_per_s is
  *  answered / duration_s, and the latency fields are null when nothing was
@@ -39,11 +40,22 @@ uint64_t sim_stats_errors (const sim_stats_t *self);
 //  Writes the window line for second t (window_s long) and starts a new window.
 void sim_stats_print_window (sim_stats_t *self, FILE *out, int64_t t, double window_s);
 
+//  Writes the current window as one JSON line, without starting a new one:
+//  {"t","target_rate","sent","answered","ok","refused","errors","p50_ms",
+//  "p90_ms","p99_ms","max_ms"} (target_rate null when NaN, latencies null
+//  when nothing was answered). Call it before sim_stats_print_window.
+void sim_stats_print_window_json (const sim_stats_t *self, FILE *out, int64_t t,
+                                  double target_rate);
+
 typedef struct {
     double duration_s;
     int64_t users;
     int64_t guilds;
-    double rate;
+    double rate;       // NaN: no fixed rate (closed model), printed as null
+    const char *model; // the labels below are printed when not NULL
+    const char *mix;
+    const char *popularity;
+    int64_t think_ms; // printed when model is "closed"
 } sim_run_info_t;
 
 //  Writes the summary object and a newline. 0, or -1 when out of memory.
