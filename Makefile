@@ -5,6 +5,10 @@
 #   make run        PostgreSQL + Redis + one instance of each service + the simulator
 #   make test       unit tests and the end-to-end test, on both builds
 #   make deps       install missing Debian packages (a no-op when all are present)
+#   make bench      the standard benchmark set, cordbank beside the peer bot, redis-benchmark and
+#                   pgbench in the same run: load/reports/<date>/ and load/reports/latest/ (load/bench.sh)
+#   make soak       the soak scenario (DURATION=10m by default; DURATION=24h works)
+#   make bench-artillery  an Artillery run of signed interactions (load/artillery, npm ci there)
 #   make bench-ledger  cordbank-ledger-load against one balance vs pgbench, same PostgreSQL
 #   make bench-gateway events/s per core through the gateway's shards (100 simulated shards)
 #   make lighthouse    Lighthouse scores of the metrics dashboard (services/metrics/lighthouse/run.sh)
@@ -23,7 +27,7 @@ DEB_PACKAGES := build-essential pkg-config libzmq3-dev libczmq-dev protobuf-c-co
     libprotobuf-c-dev libpq-dev postgresql-15 postgresql-client-15 libhiredis-dev \
     redis-server redis-tools libwebsockets-dev libsodium-dev libjansson-dev zlib1g-dev \
     libcriterion-dev libcurl4-openssl-dev curl jq iproute2 procps util-linux chromium \
-    prometheus
+    prometheus gnuplot-nox
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wstrict-prototypes -Wwrite-strings \
     -Werror -g -I. -I$(BUILD)/gen
@@ -54,14 +58,14 @@ COMMON_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_SRC))
 LIBCOMMON  := $(BUILD)/lib/libcordbank.a
 
 BINS     := $(addprefix $(BUILD)/bin/cordbank-,$(SERVICES)) $(BUILD)/bin/cordbank-discord-sim \
-    $(BUILD)/bin/cordbank-ledger-load
+    $(BUILD)/bin/cordbank-ledger-load $(BUILD)/bin/cordbank-load
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(BUILD)/bin/unit-tests
 
 # Generated sources are never intermediate: make must not delete them.
 .SECONDARY: $(GEN_C) $(GEN_H)
 
-.PHONY: all asan deps run test test-unit test-integration bench-ledger bench-cache bench-gateway lighthouse clean format check-format
+.PHONY: all asan deps run test test-unit test-integration bench soak bench-artillery bench-ledger bench-cache bench-gateway lighthouse clean format check-format
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNIT_BIN)
@@ -133,6 +137,13 @@ $(BUILD)/bin/cordbank-discord-sim: $(SIM_OBJ) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(SIM_OBJ) $(LIBCOMMON) $(LIBS_sim) $(COMMON_LIBS)
 
+# The benchmarks' load generator is the simulator's load engine with its own main.
+LOAD_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard load/cordbank-load/*.c)) \
+    $(filter-out $(BUILD)/obj/load/discord-sim/main.o,$(SIM_OBJ))
+$(BUILD)/bin/cordbank-load: $(LOAD_OBJ) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(LOAD_OBJ) $(LIBCOMMON) $(LIBS_sim) $(COMMON_LIBS)
+
 # The ledger load tool reuses the simulator's latency histogram.
 LEDGER_LOAD_SRC := $(wildcard load/ledger-load/*.c)
 LEDGER_LOAD_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LEDGER_LOAD_SRC)) $(BUILD)/obj/load/discord-sim/histogram.o
@@ -169,6 +180,17 @@ test-unit: all
 
 test-integration: all
 	tests/integration/e2e.sh
+
+bench: deps all
+	load/bench.sh
+
+soak: deps all
+	SCENARIOS=soak load/bench.sh
+
+# Artillery (npm, its own lockfile) only for this target, not for make test.
+bench-artillery: deps all
+	@cd load/artillery && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
+	load/artillery/run.sh
 
 bench-ledger: all
 	load/bench-ledger.sh
