@@ -131,7 +131,8 @@ $(BUILD)/obj/gen/metrics_assets.o: $(BUILD)/gen/metrics_assets.c
 metrics_OBJ += $(BUILD)/obj/gen/metrics_assets.o
 $(BUILD)/bin/cordbank-metrics: $(BUILD)/obj/gen/metrics_assets.o
 
-SIM_SRC := $(wildcard load/discord-sim/*.c)
+# The load engine draws Zipf members with the ledger load tool's zipf.c.
+SIM_SRC := $(wildcard load/discord-sim/*.c) load/ledger-load/zipf.c
 SIM_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(SIM_SRC))
 $(BUILD)/bin/cordbank-discord-sim: $(SIM_OBJ) $(LIBCOMMON)
 	@mkdir -p $(dir $@)

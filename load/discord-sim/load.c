@@ -14,6 +14,7 @@
 #include "load/discord-sim/selftest.h"
 #include "load/discord-sim/stats.h"
 #include "load/discord-sim/transport.h"
+#include "load/ledger-load/zipf.h"
 #include "common/backoff.h"
 
 #include <assert.h>
@@ -56,7 +57,7 @@ typedef struct {
     uint64_t next;        // sequence number of the next send
     int64_t next_tick_ns; // when the current one-second window ends
     int64_t tick;         // windows reported
-    double *zipf_cdf;     // zipf_s > 0: P(member <= k), users entries
+    ll_zipf_t *zipf;      // zipf_s > 0: member k is rank k + 1
     sleeper_t *sleepers;  // closed model: users waiting to send
     size_t sleeper_count;
 } load_t;
@@ -146,34 +147,9 @@ command_options (const load_t *load, sim_command_t command, int64_t member, sim_
 static int64_t
 pick_member (const load_t *load)
 {
-    if (!load->zipf_cdf)
+    if (!load->zipf)
         return random_below (load->config->users);
-    double u = cb_random01 ();
-    size_t low = 0, high = (size_t) load->config->users - 1;
-    while (low < high) {
-        size_t mid = low + (high - low) / 2;
-        if (load->zipf_cdf[mid] > u)
-            high = mid;
-        else
-            low = mid + 1;
-    }
-    return (int64_t) low;
-}
-
-//  P(member <= k) for Zipf(s) over n members; NULL when out of memory.
-static double *
-zipf_cdf_new (int64_t n, double s)
-{
-    double *cdf = malloc ((size_t) n * sizeof *cdf);
-    if (!cdf)
-        return NULL;
-    double sum = 0;
-    for (int64_t k = 0; k < n; k++)
-        cdf[k] = sum += pow ((double) (k + 1), -s);
-    for (int64_t k = 0; k < n; k++)
-        cdf[k] /= sum;
-    cdf[n - 1] = 1.0;
-    return cdf;
+    return (int64_t) ll_zipf_rank (load->zipf, cb_random01 ()) - 1;
 }
 
 //  The body of a command sent by member; NULL when out of memory.
@@ -412,7 +388,8 @@ prepare (load_t *load)
     load->end_ns =
         config->duration_s > 0 ? load->start_ns + config->duration_s * SIM_NS_PER_S : INT64_MAX;
     load->planned = UINT64_MAX;
-    if (config->zipf_s > 0 && !(load->zipf_cdf = zipf_cdf_new (config->users, config->zipf_s)))
+    if (config->zipf_s > 0 &&
+        !(load->zipf = ll_zipf_new ((uint64_t) config->users, config->zipf_s)))
         return -1;
     if (config->closed) {
         load->sleepers = malloc ((size_t) config->users * sizeof *load->sleepers);
@@ -483,7 +460,7 @@ sim_load_run (const sim_load_config_t *config, const sim_signer_t *signer)
         fprintf (stderr, "%s: cannot start libcurl\n", program);
     sim_transport_destroy (&load.transport);
     sim_stats_destroy (&load.stats);
-    free (load.zipf_cdf);
+    ll_zipf_destroy (&load.zipf);
     free (load.sleepers);
     return rc;
 }
@@ -508,8 +485,8 @@ sim_load_test (void)
     free (load.sleepers);
 
     sim_load_config_t config = {.users = 1000, .rate = 100, .duration_s = 100};
-    load = (load_t){.config = &config, .zipf_cdf = zipf_cdf_new (1000, 1.1)};
-    SIM_CHECK (load.zipf_cdf && load.zipf_cdf[999] == 1.0);
+    load = (load_t){.config = &config, .zipf = ll_zipf_new (1000, 1.1)};
+    SIM_CHECK (load.zipf);
     int64_t first = 0, top = 0;
     for (int i = 0; i < 100000; i++) {
         int64_t member = pick_member (&load);
@@ -519,7 +496,7 @@ sim_load_test (void)
     }
     //  P(member 0) = 1 / H(1000, 1.1), about 0.18.
     SIM_CHECK (first > 15000 && first < 21000 && top > 900);
-    free (load.zipf_cdf);
+    ll_zipf_destroy (&load.zipf);
 
     config.ramp_to = 300;
     SIM_CHECK (fabs (rate_at (&config, 0) - 100) < 1e-9 &&
