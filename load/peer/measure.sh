@@ -33,20 +33,11 @@ cb_run_dir
 trap 'cb_stop_all' EXIT
 cb_start_postgres >/dev/null || exit 1
 cb_start_redis || exit 1
-cb_spawn peer env USER_RATE=100000 USER_BURST=100000 GUILD_RATE=1000000 GUILD_BURST=1000000 \
-    node "$ROOT/load/peer/bot.js" --port 0 --pg-url "postgresql://postgres@127.0.0.1:$PG_PORT/peer" \
-    --redis-url "redis://127.0.0.1:$REDIS_PORT" --workers "$WORKERS" --pool-size "$POOL_SIZE"
-PEER_PORT=
-for _ in $(seq 150); do
-    PEER_PORT=$(sed -nE 's/^\{"port":([0-9]+)\}$/\1/p' "$CB_RUN/logs/peer.log" | head -1)
-    [ -n "$PEER_PORT" ] && break
-    sleep 0.1
-done
-[ -n "$PEER_PORT" ] || { tail "$CB_RUN/logs/peer.log" >&2; exit 1; }
+. "$ROOT/load/peer/lib.sh"
+peer_start "$WORKERS" "$POOL_SIZE" || exit 1
 declare -A URL PIDS
-URL[peer]="http://127.0.0.1:$PEER_PORT/interactions"
-peer_pid=$(cat "$CB_RUN/pids/peer")
-PIDS[peer]="$peer_pid $(pgrep -P "$peer_pid" | tr '\n' ' ')"
+URL[peer]=$PEER_URL
+PIDS[peer]=$PEER_PIDS
 targets=peer
 if [ "$CORDBANK" = 1 ]; then
     cb_pick_ports no
