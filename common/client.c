@@ -7,6 +7,8 @@
  *  whose attempt timed out. A send that could not be queued (no peer
  *  connected: ZMQ_IMMEDIATE) reached nobody, so it is retried whatever
  *  the request is; one that no instance takes within 250 ms fails fast.
+ *  A request an instance refused before doing any work (DRAINING, BUSY)
+ *  is sent on to the next instance, whatever it is (resend_refused).
  */
 #include "common/client.h"
 
@@ -27,6 +29,10 @@
 //  A request no instance would take for this long fails fast (UNAVAILABLE)
 //  rather than waiting out its deadline: the caller can degrade now.
 #define UNREACHABLE_AFTER_MS 250
+//  A request sent back by draining instances goes out again at most this
+//  often: with round-robin over N instances and one draining, every resend
+//  lands on it with probability 1/N.
+#define MAX_DRAINED 16
 
 typedef struct {
     uint64_t request_id; // the table's key points here
@@ -38,6 +44,7 @@ typedef struct {
     int64_t attempt_end_ms; // wall clock; 0 while waiting to be (re)sent
     int64_t resend_at_ms;   // wall clock; 0 while in flight
     uint32_t attempt;
+    uint32_t drained; // times a draining instance sent it back
     bool idempotent;
     bool ever_sent;
     int64_t started_us;
@@ -60,6 +67,7 @@ struct cb_client {
     int dns_timer;
     cb_metric_t *retries;
     cb_metric_t *late;
+    cb_metric_t *drained;
     cb_metric_t *pending_gauge;
     cb_rpcstats_t stats;
 };
@@ -185,6 +193,42 @@ on_tick (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  The instance did nothing with the request: it is stopping, or shed it.
+static bool
+refused_before_work (const Cordbank__Envelope *reply)
+{
+    return reply->status == CORDBANK__STATUS__STATUS_DRAINING ||
+           reply->status == CORDBANK__STATUS__STATUS_BUSY;
+}
+
+//  A request an instance refused before doing anything is safe to send
+//  again whatever it is. The DEALER round-robins, so it goes to the next
+//  instance. A draining instance is a planned stop (a rolling restart):
+//  its refusals are sent on at once and do not spend the retry budget,
+//  which is there to keep retries from piling onto a struggling service;
+//  a busy one is that case, so its refusals wait a backoff and spend it.
+//  true when the request was sent on (or will be), false to fail it now.
+static bool
+resend_refused (cb_client_t *self, pending_t *p, Cordbank__Status why)
+{
+    int64_t now = cb_now_ms ();
+    if (why == CORDBANK__STATUS__STATUS_DRAINING) {
+        if (++p->drained > MAX_DRAINED)
+            return false;
+        cb_counter_inc (self->drained);
+        transmit (self, p, now);
+        return true;
+    }
+    if (p->attempt >= self->max_attempts || !cb_retry_budget_spend (&self->budget))
+        return false;
+    cb_counter_inc (self->retries);
+    bump_attempt (p);
+    p->attempt_end_ms = 0;
+    p->resend_at_ms =
+        now + cb_backoff_delay_ms (p->attempt - 1, BACKOFF_BASE_MS, BACKOFF_CAP_MS, cb_random01 ());
+    return true;
+}
+
 static void
 on_reply (cb_client_t *self, zframe_t *frame)
 {
@@ -196,6 +240,9 @@ on_reply (cb_client_t *self, zframe_t *frame)
     pending_t *p = zhashx_lookup (self->pending, &reply->request_id);
     if (!p)
         cb_counter_inc (self->late); // answered already (an earlier attempt won)
+    else if (reply->body_case == CORDBANK__ENVELOPE__BODY__NOT_SET && refused_before_work (reply) &&
+             resend_refused (self, p, reply->status))
+        ; // on its way to another instance
     else if (reply->body_case == CORDBANK__ENVELOPE__BODY__NOT_SET)
         //  No body: the status says why; one claiming OK without a body is
         //  broken, and callers are promised a reply whenever status is OK.
@@ -244,6 +291,9 @@ init_metrics (cb_client_t *self)
                                         "Requests sent again after an attempt timed out.", labels);
     self->late = cb_metrics_counter ("cordbank_rpc_client_late_replies_total",
                                      "Replies that came after their request was answered.", labels);
+    self->drained = cb_metrics_counter (
+        "cordbank_rpc_client_drain_resends_total",
+        "Requests a draining instance sent back, sent on to another instance.", labels);
     self->pending_gauge =
         cb_metrics_gauge ("cordbank_rpc_client_pending", "Requests waiting for an answer.", labels);
 }

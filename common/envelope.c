@@ -45,7 +45,9 @@ static const char *const STATUS_NAMES[] = {"INTERNAL",
                                            "PERMISSION_DENIED",
                                            "INTERNAL",
                                            "COOLDOWN",
-                                           "DUPLICATE"};
+                                           "DUPLICATE",
+                                           "BUSY",
+                                           "DRAINING"};
 static const char *const STATUS_LABELS[] = {"internal",
                                             "ok",
                                             "insufficient_funds",
@@ -57,7 +59,9 @@ static const char *const STATUS_LABELS[] = {"internal",
                                             "permission_denied",
                                             "internal",
                                             "cooldown",
-                                            "duplicate"};
+                                            "duplicate",
+                                            "busy",
+                                            "draining"};
 #define STATUS_COUNT (sizeof STATUS_NAMES / sizeof STATUS_NAMES[0])
 
 const char *

@@ -142,10 +142,10 @@ refuse (cb_server_t *self, cb_call_t **call_p)
                       "no handler for this request");
     else if (self->draining) {
         cb_counter_inc (self->shed[SHED_DRAINING]);
-        cb_call_fail (call_p, CORDBANK__STATUS__STATUS_UNAVAILABLE, "instance is draining");
+        cb_call_fail (call_p, CORDBANK__STATUS__STATUS_DRAINING, "instance is draining");
     } else if (self->inflight > self->max_inflight) {
         cb_counter_inc (self->shed[SHED_BUSY]);
-        cb_call_fail (call_p, CORDBANK__STATUS__STATUS_UNAVAILABLE, "instance is busy");
+        cb_call_fail (call_p, CORDBANK__STATUS__STATUS_BUSY, "instance is busy");
     }
     return *call_p == NULL;
 }

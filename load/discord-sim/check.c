@@ -104,6 +104,8 @@ shape_error (const json_t *root, const char **content, json_int_t *flags)
         return "no_content";
     if (starts_with (*content, "cordbank is having trouble"))
         return "trouble";
+    if (starts_with (*content, "cordbank is busy"))
+        return "busy";
     if (starts_with (*content, "Unknown command:"))
         return "unknown_command";
     return NULL;

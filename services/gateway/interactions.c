@@ -50,6 +50,7 @@
 
 #define DM_TEXT      "cordbank works inside servers only."
 #define TROUBLE_TEXT "cordbank is having trouble right now; please try again in a moment."
+#define BUSY_TEXT    "cordbank is busy right now; please try again in a moment."
 //  Discord's limits: 3 s to acknowledge, 15 min for the token.
 #define ACK_WINDOW_MS 3000
 #define TOKEN_LIFE_MS (15 * 60 * 1000)
@@ -64,20 +65,22 @@ typedef enum {
     OUTCOME_BAD_REQUEST,
     OUTCOME_DM,
     OUTCOME_DEGRADED,
+    OUTCOME_BUSY,
     OUTCOME_LOST,
     OUTCOME_COUNT
 } outcome_t;
 
 static const char *const TYPE_LABELS[TYPE_COUNT] = {"ping", "application_command", "other",
                                                     "unknown"};
-static const char *const OUTCOME_LABELS[OUTCOME_COUNT] = {"ok", "unauthorized", "bad_request",
-                                                          "dm", "degraded",     "lost"};
+static const char *const OUTCOME_LABELS[OUTCOME_COUNT] = {
+    "ok", "unauthorized", "bad_request", "dm", "degraded", "busy", "lost"};
 
 struct gw_interactions {
     cb_client_t *command; // borrowed
     uint8_t public_key[GW_PUBLIC_KEY_BYTES];
     int64_t reply_budget_ms;
-    gw_rest_t *rest; // borrowed; NULL: no defer, no Gateway interactions
+    size_t max_inflight; // commands waiting on command before new ones are shed
+    gw_rest_t *rest;     // borrowed; NULL: no defer, no Gateway interactions
     int64_t defer_after_ms, deferred_budget_ms;
     zloop_t *loop;
     zhashx_t *seen; // Gateway interaction ids answered or in progress → expiry (ms)
@@ -127,6 +130,7 @@ gw_interactions_new (cb_client_t *command, const uint8_t public_key[GW_PUBLIC_KE
     self->command = command;
     memcpy (self->public_key, public_key, GW_PUBLIC_KEY_BYTES);
     self->reply_budget_ms = reply_budget_ms;
+    self->max_inflight = SIZE_MAX;
     char labels[128];
     for (int t = 0; t < TYPE_COUNT; t++) {
         for (int o = 0; o < OUTCOME_COUNT; o++) {
@@ -160,6 +164,13 @@ gw_interactions_destroy (gw_interactions_t **self_p)
         zhashx_destroy (&self->seen);
     free (self);
     *self_p = NULL;
+}
+
+void
+gw_interactions_set_max_inflight (gw_interactions_t *self, size_t max_inflight)
+{
+    assert (self && max_inflight > 0);
+    self->max_inflight = max_inflight;
 }
 
 void
@@ -436,6 +447,19 @@ answer (interaction_t *it, const char *response, outcome_t outcome)
     }
 }
 
+//  Shed load: an answer now beats a timeout later, and asks for a retry.
+static void
+answer_busy (interaction_t *it, const char *why)
+{
+    uint64_t suppressed = 0;
+    if (cb_log_limiter_allow (&it->owner->degraded, &suppressed))
+        cb_log_warn (it->trace_id, "shed the command; sent the busy message", "{s:s, s:s, s:I}",
+                     "command", it->command, "why", why, "suppressed", (json_int_t) suppressed);
+    char *json = gw_json_message (BUSY_TEXT, true);
+    answer (it, json, OUTCOME_BUSY);
+    free (json);
+}
+
 static void
 answer_trouble (interaction_t *it, Cordbank__Status why, const char *detail)
 {
@@ -462,7 +486,10 @@ on_reply (const Cordbank__Envelope *reply, Cordbank__Status status, const char *
     else {
         Cordbank__Status why = reply ? cb_envelope_status (reply) : status;
         const char *detail = reply && *reply->error ? reply->error : error ? error : "empty reply";
-        answer_trouble (it, why, detail);
+        if (why == CORDBANK__STATUS__STATUS_BUSY)
+            answer_busy (it, detail);
+        else
+            answer_trouble (it, why, detail);
     }
     free (json);
     release (it);
@@ -487,6 +514,11 @@ dispatch (interaction_t *it, const Cordbank__CommandRequest *cmd)
         char *json = gw_json_message (DM_TEXT, true);
         answer (it, json, OUTCOME_DM);
         free (json);
+        release (it);
+        return;
+    }
+    if (cb_client_pending (self->command) >= self->max_inflight) {
+        answer_busy (it, "too many commands in flight");
         release (it);
         return;
     }

@@ -41,6 +41,11 @@ void gw_interactions_handle (cb_http_request_t *request, void *arg);
 //  the reply budget) and Gateway interactions are dropped with a warning.
 //  Call again with rest NULL before destroying rest: interactions still
 //  waiting are then answered where possible without it.
+//  Commands waiting on command at most: past it, a new one is answered at
+//  once with an ephemeral "busy, try again in a moment" (outcome busy),
+//  as is one command shed as BUSY. Default: no limit.
+void gw_interactions_set_max_inflight (gw_interactions_t *self, size_t max_inflight);
+
 void gw_interactions_set_rest (gw_interactions_t *self, zloop_t *loop, gw_rest_t *rest,
                                int64_t defer_after_ms, int64_t deferred_budget_ms);
 

@@ -256,6 +256,8 @@ serve (const config_t *cfg, const uint8_t key[GW_PUBLIC_KEY_BYTES])
     discord_t discord = {0};
     readiness_t readiness = {command, &discord};
     int rc = 1;
+    if (interactions)
+        gw_interactions_set_max_inflight (interactions, (size_t) cfg->base.max_inflight);
     if (interactions && discord_start (&discord, cfg, svc, command, interactions) == 0) {
         cb_http_route (http, "POST", "/interactions", gw_interactions_handle, interactions);
         cb_service_set_ready_check (svc, gateway_ready, &readiness);
