@@ -6,7 +6,7 @@
 #
 #   deploy/local/ctl.sh [--run DIR] COMMAND [ARGS]
 #
-#   list                     every process: name, pid, state, admin port, /readyz
+#   list                     every process: name, pid, state, admin port, /readyz, ports
 #   kill NAME [SIGNAL]       send SIGNAL (default KILL) to NAME
 #   stop NAME                SIGTERM, and wait up to 30 s for it to exit (drain)
 #   pause NAME               SIGSTOP: the instance hangs (the hardest case for timeouts)
@@ -14,9 +14,12 @@
 #   restart NAME             stop NAME if it runs, then start it again, same flags
 #   pg-restart [MODE]        stop PostgreSQL (fast, or immediate = crash) and start it again
 #   redis-restart            kill Redis and start it again, empty, on its port
+#   rolling-restart SERVICE  restart every instance of SERVICE, one at a time: stop
+#                            (SIGTERM, drain), start, wait for its /readyz, next
 #
 # NAME is a process name as `list` shows it (balance, cache-2, redis ...),
-# or random:SERVICE for a random running instance of SERVICE.
+# or random:SERVICE for a random running instance of SERVICE. In a cluster
+# (make run INSTANCES=N) instance k of a service is SERVICE-k.
 # The run directory: --run DIR, else $CB_RUN, else the one make run wrote to
 # ${TMPDIR:-/tmp}/cordbank-current.
 set -uo pipefail
@@ -31,7 +34,8 @@ CB_RUN=${CB_RUN:-$(readlink "${TMPDIR:-/tmp}/cordbank-current" 2>/dev/null)}
 [ -n "$CB_RUN" ] && [ -d "$CB_RUN/pids" ] || die "no run directory (start one with make run, or give --run DIR)"
 export CB_RUN
 
-alive() { kill -0 "$1" 2>/dev/null; }
+# A zombie (killed, not yet reaped by the shell that started it) is not alive.
+alive() { kill -0 "$1" 2>/dev/null && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 pid_of() { cat "$CB_RUN/pids/$1" 2>/dev/null; }
 state_of() {
     local pid=$1 s
@@ -41,13 +45,23 @@ state_of() {
 }
 admin_port_of() { grep -oE -- '--admin-port [0-9]+' "$CB_RUN/cmds/$1" 2>/dev/null | awk '{ print $2 }'; }
 
+# The instances of SERVICE: SERVICE itself (one instance, cb_start_services)
+# and SERVICE-k (cb_start_cluster), in the order of k.
+instances_of() {
+    local f n
+    for f in "$CB_RUN/pids/$1" "$CB_RUN/pids/$1"-*; do
+        [ -e "$f" ] || continue
+        n=$(basename "$f")
+        [[ $n == "$1" || $n =~ ^$1-[0-9]+$ ]] && echo "$n"
+    done | sort -t- -k2,2n
+}
+
 # NAME or random:SERVICE -> a name with a pid file.
 resolve() {
     local want=$1 names=() f n
     if [[ $want == random:* ]]; then
-        for f in "$CB_RUN"/pids/"${want#random:}"*; do
-            n=$(basename "$f")
-            [ -e "$f" ] && [ "$(state_of "$(pid_of "$n")")" = running ] && names+=("$n")
+        for n in $(instances_of "${want#random:}"); do
+            [ "$(state_of "$(pid_of "$n")")" = running ] && names+=("$n")
         done
         [ ${#names[@]} -gt 0 ] || die "no running instance of ${want#random:}"
         echo "${names[RANDOM % ${#names[@]}]}"
@@ -57,14 +71,16 @@ resolve() {
     fi
 }
 
+# A paused instance never answers: --max-time 1 keeps list quick, and shows 000.
 cmd_list() {
-    local f n pid port ready
-    printf '%-14s %8s %-8s %6s %s\n' NAME PID STATE ADMIN READYZ
+    local f n pid port ready ports
+    printf '%-14s %8s %-8s %6s %-6s %s\n' NAME PID STATE ADMIN READYZ PORTS
     for f in "$CB_RUN"/pids/*; do
         [ -e "$f" ] || continue
-        n=$(basename "$f") pid=$(pid_of "$n") port=$(admin_port_of "$n") ready=-
+        n=$(basename "$f") pid=$(pid_of "$n") port=$(admin_port_of "$n") ready=- ports=-
         [ -n "$port" ] && ready=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/readyz")
-        printf '%-14s %8s %-8s %6s %s\n' "$n" "$pid" "$(state_of "$pid")" "${port:--}" "$ready"
+        [ -s "$CB_RUN/ports/$n" ] && ports=$(paste -sd' ' "$CB_RUN/ports/$n")
+        printf '%-14s %8s %-8s %6s %-6s %s\n' "$n" "$pid" "$(state_of "$pid")" "${port:--}" "$ready" "$ports"
     done
     [ -f "$CB_RUN/pg/port" ] && printf '%-14s %8s %-8s %6s %s\n' postgres - \
         "$(pg_isready -q -h 127.0.0.1 -p "$(cat "$CB_RUN/pg/port")" && echo running || echo down)" - -
@@ -87,6 +103,24 @@ cmd_start() {
     echo "$n started again, pid $(pid_of "$n")"
 }
 
+# One instance at a time, so that the others carry the traffic; the next
+# stops only once the last one started is ready again.
+cmd_rolling_restart() {
+    local svc=$1 n names port t0
+    names=$(instances_of "$svc")
+    [ -n "$names" ] || die "no instance of '$svc' (see: ctl.sh list)"
+    for n in $names; do
+        t0=$(date +%s%N)
+        cmd_stop "$n"
+        cmd_start "$n" >/dev/null
+        port=$(admin_port_of "$n")
+        if [ -n "$port" ]; then
+            cb_wait_port_ready "$port" 60 "$n" || { echo "ctl.sh: $n is not ready again; rolling restart stopped" >&2; return 1; }
+        fi
+        echo "$n restarted, pid $(pid_of "$n"), ready in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+    done
+}
+
 cmd="${1:-}"; shift || true
 case "$cmd" in
     list) cmd_list ;;
@@ -106,5 +140,6 @@ case "$cmd" in
         kill -KILL "$(pid_of "$n")" 2>/dev/null
         for _ in $(seq 100); do alive "$(pid_of "$n")" || break; sleep 0.05; done
         cmd_start redis ;;
+    rolling-restart) cmd_rolling_restart "${1:?rolling-restart SERVICE}" ;;
     *) die "unknown command '$cmd' (try: ctl.sh --help)" ;;
 esac

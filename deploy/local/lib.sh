@@ -254,3 +254,149 @@ cb_stop_all() {
     fi
     if [ -n "${CB_KEEP_RUN:-}" ]; then cb_log "kept $CB_RUN"; else rm -rf "$CB_RUN"; fi
 }
+
+# --- A local cluster: N instances of every service ---------------------------
+#
+# Instance k of service S is named S-k (gateway-1, cache-2 ...): pids/S-k,
+# logs/S-k.log and cmds/S-k as for any cb_spawn, and ports/S-k with one
+# KIND=PORT line per port (rpc, admin, events, http, sub). Discovery is over
+# static lists: every client gets tcp:// endpoints of all instances of the
+# service it talks to, every instance publishes its metrics to every metrics
+# instance (each metrics instance then sees the whole cluster), and every
+# cache subscribes to the events of every balance instance. Instance k also
+# sets PORT_S_k_KIND, and instance 1 the PORT_S_KIND names cb_pick_ports sets,
+# so scripts written for one instance still find the first.
+
+CB_CLUSTER_SERVICES="metrics balance cache command gateway"   # start order
+
+# The ports an instance of SERVICE listens on, with the defaults of make run.
+cb_cluster_kinds() {
+    case "$1" in
+        gateway) echo http:7100 admin:7101 ;;
+        command) echo rpc:7200 admin:7201 ;;
+        balance) echo rpc:7300 admin:7301 events:7302 ;;
+        cache)   echo rpc:7400 admin:7401 ;;
+        metrics) echo sub:7500 admin:7501 ;;
+    esac
+}
+
+# cb_pick_cluster_ports N [PREFER]: free ports for every instance; PREFER
+# yes tries the make-run defaults first, 10 apart per instance (cache-2 RPC
+# at 7410), so that N <= 9 stays inside each service's block of 100.
+cb_pick_cluster_ports() {
+    local n=$1 prefer=${2:-no} s k kv kind want p var
+    mkdir -p "$CB_RUN/ports"
+    for s in $CB_CLUSTER_SERVICES; do
+        for k in $(seq "$n"); do
+            : >"$CB_RUN/ports/$s-$k"
+            for kv in $(cb_cluster_kinds "$s"); do
+                kind=${kv%%:*} want=
+                [ "$prefer" = yes ] && want=$(( ${kv#*:} + 10 * (k - 1) ))
+                # Not p=$(cb_port): in a subshell, the port would not join
+                # CB_PORTS_TAKEN and a later pick could take it again.
+                cb_port "$want" >"$CB_RUN/ports/.last" || return 1
+                p=$(cat "$CB_RUN/ports/.last")
+                echo "$kind=$p" >>"$CB_RUN/ports/$s-$k"
+                var=PORT_${s^^}_${k}_${kind^^}; printf -v "$var" '%s' "$p"; export "$var"
+                if [ "$k" = 1 ]; then
+                    var=PORT_${s^^}_${kind^^}; printf -v "$var" '%s' "$p"; export "$var"
+                fi
+            done
+        done
+    done
+    rm -f "$CB_RUN/ports/.last"
+}
+
+# cb_cluster_port NAME KIND: the port, from ports/NAME.
+cb_cluster_port() { sed -n "s/^$2=//p" "$CB_RUN/ports/$1" 2>/dev/null; }
+
+# cb_cluster_endpoints SERVICE KIND: tcp:// endpoints of every instance, comma-separated.
+cb_cluster_endpoints() {
+    local k list=
+    for k in $(seq "$(cat "$CB_RUN/cluster")"); do
+        list="$list${list:+,}tcp://127.0.0.1:$(cb_cluster_port "$1-$k" "$2")"
+    done
+    echo "$list"
+}
+
+# The cluster's instance names, in start order.
+cb_cluster_names() {
+    local s k
+    [ -s "$CB_RUN/cluster" ] || return 0
+    for s in $CB_CLUSTER_SERVICES; do
+        for k in $(seq "$(cat "$CB_RUN/cluster")"); do echo "$s-$k"; done
+    done
+}
+
+# cb_start_cluster N [BIN]: N instances of each of the five services, wired
+# together on loopback (PostgreSQL at $PG_URL and Redis at $REDIS_PORT must
+# run). Ports are free ones, or the make-run defaults first with
+# CB_PREFER_PORTS=yes. With N 1, the same processes and flags as
+# cb_start_services, under the names gateway-1 ... instead of gateway ...
+# CB_GATEWAY_ARGS as there; with it (a Discord to talk to) and N > 1,
+# gateway k also gets --gateway-replicas N --ordinal k-1: it keeps the
+# Gateway sessions of shards i with i % N == k-1, so every shard has exactly
+# one owner (a gateway beyond the shard count owns none, and is ready).
+cb_start_cluster() {
+    local n=${1:-} bin=${2:-$CB_BIN} lo=127.0.0.1 k
+    [[ $n =~ ^[1-9][0-9]*$ ]] || { cb_log "cb_start_cluster: N must be a whole number >= 1, got '$n'"; return 1; }
+    echo "$n" >"$CB_RUN/cluster"
+    cb_pick_cluster_ports "$n" "${CB_PREFER_PORTS:-no}" || return 1
+    local metrics balances events caches commands
+    metrics=$(cb_cluster_endpoints metrics sub) balances=$(cb_cluster_endpoints balance rpc)
+    events=$(cb_cluster_endpoints balance events) caches=$(cb_cluster_endpoints cache rpc)
+    commands=$(cb_cluster_endpoints command rpc)
+    local common=(--metrics-endpoints "$metrics" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000)
+    for k in $(seq "$n"); do
+        cb_spawn "metrics-$k" "$bin/cordbank-metrics" --instance "metrics-$k" \
+            --bind "tcp://$lo:$(cb_cluster_port "metrics-$k" sub)" \
+            --admin-port "$(cb_cluster_port "metrics-$k" admin)" "${common[@]}"
+    done
+    for k in $(seq "$n"); do
+        cb_spawn "balance-$k" "$bin/cordbank-balance" --instance "balance-$k" \
+            --bind "tcp://$lo:$(cb_cluster_port "balance-$k" rpc)" \
+            --events-bind "tcp://$lo:$(cb_cluster_port "balance-$k" events)" \
+            --admin-port "$(cb_cluster_port "balance-$k" admin)" --pg-url "$PG_URL" "${common[@]}"
+    done
+    for k in $(seq "$n"); do
+        cb_spawn "cache-$k" "$bin/cordbank-cache" --instance "cache-$k" \
+            --bind "tcp://$lo:$(cb_cluster_port "cache-$k" rpc)" \
+            --admin-port "$(cb_cluster_port "cache-$k" admin)" --redis-url "redis://$lo:$REDIS_PORT" \
+            --balance-endpoints "$balances" --balance-events "$events" "${common[@]}" $(cb_local_limits)
+    done
+    for k in $(seq "$n"); do
+        cb_spawn "command-$k" "$bin/cordbank-command" --instance "command-$k" \
+            --bind "tcp://$lo:$(cb_cluster_port "command-$k" rpc)" \
+            --admin-port "$(cb_cluster_port "command-$k" admin)" --cache-endpoints "$caches" \
+            --balance-endpoints "$balances" "${common[@]}"
+    done
+    for k in $(seq "$n"); do
+        local shards=()
+        [ -z "${CB_GATEWAY_ARGS[*]:-}" ] || [ "$n" = 1 ] || shards=(--gateway-replicas "$n" --ordinal $((k - 1)))
+        cb_spawn "gateway-$k" "$bin/cordbank-gateway" --instance "gateway-$k" \
+            --http-port "$(cb_cluster_port "gateway-$k" http)" \
+            --admin-port "$(cb_cluster_port "gateway-$k" admin)" --command-endpoints "$commands" \
+            "${common[@]}" ${CB_GATEWAY_ARGS[@]+"${CB_GATEWAY_ARGS[@]}"} ${shards[@]+"${shards[@]}"}
+    done
+}
+
+# cb_wait_cluster_ready [TIMEOUT]: every instance of the cluster answers 200
+# on /readyz within TIMEOUT s in all (default 30); else 1, with the log of
+# the first one that is not.
+cb_wait_cluster_ready() {
+    local timeout=${1:-30} end=$((SECONDS + ${1:-30})) name left
+    for name in $(cb_cluster_names); do
+        left=$((end - SECONDS)); [ $left -gt 0 ] || left=1
+        cb_wait_port_ready "$(cb_cluster_port "$name" admin)" "$left" "$name" || return 1
+    done
+}
+
+# The cluster as a table (name, pid, ports), for people.
+cb_cluster_table() {
+    local name
+    printf '  %-11s %8s  %s\n' NAME PID PORTS
+    for name in $(cb_cluster_names); do
+        printf '  %-11s %8s  %s\n' "$name" "$(cat "$CB_RUN/pids/$name" 2>/dev/null)" \
+            "$(paste -sd' ' "$CB_RUN/ports/$name")"
+    done
+}

@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# make run: a private PostgreSQL and Redis, one instance of each service and
-# a Discord to talk to, all on loopback. Runs until Ctrl-C, or for DURATION
-# seconds; then stops everything, checks the ledger and removes its temp dir.
+# make run: a private PostgreSQL and Redis, INSTANCES (default 1, at most 9)
+# instances of each service and a Discord to talk to, all on loopback. Runs
+# until Ctrl-C, or for DURATION seconds; then stops everything, checks the
+# ledger and removes its temp dir.
 #
 #   USERS=100 GUILDS=10 RATE=100 GATEWAY_RATE=5 SHARDS=2 DURATION=60 make run
+#   INSTANCES=3 make run     (or make run INSTANCES=3)
+#
+# With INSTANCES=N, instance k of a service is SERVICE-k (deploy/local/ctl.sh
+# list shows them all); each client is given the static list of every
+# instance of the service it calls, and gateway k keeps the Gateway shards
+# i with i % N == k-1. The HTTP interactions are spread over the gateways:
+# one simulator per gateway, each sending its share of RATE.
 #
 # Without DISCORD_TOKEN the Discord is the simulator: cordbank-discord-sim
 # --serve is the REST API and Gateway the gateway service connects its
@@ -24,11 +32,14 @@ RATE=${RATE:-50}
 GATEWAY_RATE=${GATEWAY_RATE:-5}
 SHARDS=${SHARDS:-2}
 DURATION=${DURATION:-0}
+INSTANCES=${INSTANCES:-1}
 DISCORD_TOKEN=${DISCORD_TOKEN:-${CORDBANK_DISCORD_TOKEN:-}}
 for v in USERS GUILDS RATE GATEWAY_RATE SHARDS DURATION; do
     [[ ${!v} =~ ^[0-9]+$ ]] || { echo "make run: $v must be a whole number, got '${!v}'" >&2; exit 2; }
 done
 [ "$SHARDS" -ge 1 ] || { echo "make run: SHARDS must be at least 1" >&2; exit 2; }
+[[ $INSTANCES =~ ^[1-9]$ ]] \
+    || { echo "make run: INSTANCES must be a whole number from 1 to 9 (instances of each service), got '$INSTANCES'" >&2; exit 2; }
 [ -z "$DISCORD_TOKEN" ] || [ -n "${DISCORD_PUBLIC_KEY:-${CORDBANK_PUBLIC_KEY:-}}" ] \
     || { echo "make run: DISCORD_TOKEN is set but DISCORD_PUBLIC_KEY is not" >&2; exit 2; }
 
@@ -40,7 +51,6 @@ cb_log "run dir $CB_RUN"
 ln -sfn "$CB_RUN" "${TMPDIR:-/tmp}/cordbank-current"   # for deploy/local/ctl.sh
 cb_start_postgres 15432
 cb_start_redis 16379
-cb_pick_ports yes
 
 SIM_TOKEN=cordbank-dev-token
 if [ -n "$DISCORD_TOKEN" ]; then
@@ -57,10 +67,15 @@ else
         --redis-url "redis://127.0.0.1:$REDIS_PORT")
     discord="the simulator: http://127.0.0.1:$DISCORD_PORT (stats: /_sim/stats)"
 fi
-cb_start_services
-cb_wait_ready 60
+CB_PREFER_PORTS=yes cb_start_cluster "$INSTANCES"
+cb_wait_cluster_ready 60 || exit 1
+# Not this shell's jobs any more (cb_stop_all stops them by pid file): a
+# ctl.sh kill -9 then prints no "Killed" notice here at the end.
+disown -a
 
-cat >&2 <<EOT
+gateway_url() { echo "http://127.0.0.1:$(cb_cluster_port "gateway-$1" http)/interactions"; }
+if [ "$INSTANCES" = 1 ]; then
+    cat >&2 <<EOT
 
 cordbank is running (logs: $CB_RUN/logs/)
   Discord        $discord
@@ -68,9 +83,25 @@ cordbank is running (logs: $CB_RUN/logs/)
   dashboard      http://127.0.0.1:$PORT_METRICS_ADMIN/   (all metrics: /metrics, summary: /api/v1/summary)
   admin ports    gateway $PORT_GATEWAY_ADMIN  command $PORT_COMMAND_ADMIN  balance $PORT_BALANCE_ADMIN  cache $PORT_CACHE_ADMIN  metrics $PORT_METRICS_ADMIN
                  (each serves /livez /readyz /metrics)
+EOT
+else
+    cat >&2 <<EOT
+
+cordbank is running, $INSTANCES instances of each service (logs: $CB_RUN/logs/)
+  Discord        $discord
+  interactions   POST $(for k in $(seq "$INSTANCES"); do gateway_url "$k"; done | paste -sd' ')
+  dashboard      http://127.0.0.1:$PORT_METRICS_ADMIN/   (all metrics: /metrics, summary: /api/v1/summary;
+                 every metrics instance sees every instance)
+  instances      (every admin port serves /livez /readyz /metrics)
+$(cb_cluster_table)
+EOT
+    [ -n "$DISCORD_TOKEN" ] || [ "$SHARDS" -ge "$INSTANCES" ] \
+        || cb_log "SHARDS=$SHARDS < INSTANCES=$INSTANCES: gateways above $SHARDS own no Gateway shard (HTTP only)"
+fi
+cat >&2 <<EOT
   postgresql     psql -h 127.0.0.1 -p $PG_PORT -U postgres cordbank
   redis          redis-cli -p $REDIS_PORT
-  poke at it     deploy/local/ctl.sh list | kill NAME | pause NAME | restart NAME | pg-restart ...
+  poke at it     deploy/local/ctl.sh list | kill NAME | pause NAME | restart NAME | rolling-restart SERVICE | pg-restart ...
 EOT
 
 rc=0
@@ -90,13 +121,31 @@ EOT
             -d "{\"count\":$count,\"rate\":$GATEWAY_RATE,\"command\":\"balance\"}" >/dev/null \
             || cb_log "could not start the Gateway interactions"
     fi
-    # The simulator runs in the foreground; Ctrl-C reaches it, it prints its
-    # summary, and the EXIT trap stops the rest.
+    # The simulator of gateway 1 runs in the foreground; Ctrl-C reaches it
+    # (and the others: they are in the same process group), it prints its
+    # summary, and the EXIT trap stops the rest. The simulators of the other
+    # gateways print into logs/sim-gateway-K.log; their summaries follow.
     trap ':' INT   # a handler, not SIG_IGN: ignored signals would be inherited by the simulator
     set +e
-    "$CB_BIN/cordbank-discord-sim" --gateway-url "http://127.0.0.1:$PORT_GATEWAY_HTTP/interactions" \
-        --users "$USERS" --guilds "$GUILDS" --rate "$RATE" --duration "$DURATION"
+    sims=()
+    for k in $(seq 2 "$INSTANCES"); do
+        share=$((RATE / INSTANCES + (k <= RATE % INSTANCES ? 1 : 0)))
+        [ "$share" -gt 0 ] || continue
+        "$CB_BIN/cordbank-discord-sim" --gateway-url "$(gateway_url "$k")" --users "$USERS" --guilds "$GUILDS" \
+            --rate "$share" --duration "$DURATION" >"$CB_RUN/logs/sim-gateway-$k.log" 2>&1 &
+        sims+=("$k:$!")
+    done
+    "$CB_BIN/cordbank-discord-sim" --gateway-url "$(gateway_url 1)" \
+        --users "$USERS" --guilds "$GUILDS" --rate "$((RATE / INSTANCES + (RATE % INSTANCES > 0 ? 1 : 0)))" \
+        --duration "$DURATION"
     rc=$?
+    for s in ${sims[@]+"${sims[@]}"}; do
+        # wait returns early (> 128) when a trapped signal comes: wait again, a few times.
+        for _ in 1 2 3 4 5; do wait "${s#*:}"; r=$?; [ $r -le 128 ] || ! kill -0 "${s#*:}" 2>/dev/null && break; done
+        [ $r -eq 0 ] || rc=$r
+        echo "gateway-${s%%:*}: $(tail -n 1 "$CB_RUN/logs/sim-gateway-${s%%:*}.log" \
+            | jq -c '{sent, ok, refused, errors, commands_per_s, p50_ms, p99_ms}' 2>/dev/null)" >&2
+    done
     trap 'exit 130' INT
     echo >&2
     curl -s --max-time 5 "http://127.0.0.1:$DISCORD_PORT/_sim/stats" \
