@@ -7,8 +7,9 @@
  *  whose attempt timed out. A send that could not be queued (no peer
  *  connected: ZMQ_IMMEDIATE) reached nobody, so it is retried whatever
  *  the request is; one that no instance takes within 250 ms fails fast.
- *  A request an instance refused before doing any work (DRAINING, BUSY)
- *  is sent on to the next instance, whatever it is (resend_refused).
+ *  A request an instance refused before doing any work (starting or
+ *  draining: DRAINING; BUSY) is sent on to the next instance, whatever it
+ *  is (resend_refused).
  */
 #include "common/client.h"
 
@@ -216,7 +217,17 @@ resend_refused (cb_client_t *self, pending_t *p, Cordbank__Status why)
         if (++p->drained > MAX_DRAINED)
             return false;
         cb_counter_inc (self->drained);
-        transmit (self, p, now);
+        //  Once it may have been to every instance, it waits a backoff
+        //  between sends: one instance that is starting must not get
+        //  all the resends at once.
+        size_t peers = cb_client_peers (self);
+        if (p->drained <= peers)
+            transmit (self, p, now);
+        else {
+            p->attempt_end_ms = 0;
+            p->resend_at_ms = now + cb_backoff_delay_ms (p->drained - (uint32_t) peers, BACKOFF_BASE_MS,
+                                                         BACKOFF_CAP_MS, cb_random01 ());
+        }
         return true;
     }
     if (p->attempt >= self->max_attempts || !cb_retry_budget_spend (&self->budget))

@@ -23,8 +23,8 @@ typedef struct {
 } handler_t;
 
 //  Why a request was refused before any work began.
-enum { SHED_EXPIRED, SHED_DRAINING, SHED_BUSY };
-static const char *const SHED_REASONS[] = {"expired", "draining", "busy"};
+enum { SHED_EXPIRED, SHED_STARTING, SHED_DRAINING, SHED_BUSY };
+static const char *const SHED_REASONS[] = {"expired", "starting", "draining", "busy"};
 
 struct cb_server {
     zsock_t *router;
@@ -33,9 +33,10 @@ struct cb_server {
     int port;
     size_t inflight;
     size_t max_inflight;
+    bool starting;
     bool draining;
     cb_metric_t *inflight_gauge;
-    cb_metric_t *shed[3]; // SHED_EXPIRED, SHED_DRAINING, SHED_BUSY
+    cb_metric_t *shed[4]; // by SHED_REASONS
     cb_rpcstats_t stats;
     cb_burst_fn *burst_end;
     void *burst_arg;
@@ -140,7 +141,13 @@ refuse (cb_server_t *self, cb_call_t **call_p)
     } else if (body <= 0 || body >= MAX_BODY_CASE || !self->handlers[body].fn)
         cb_call_fail (call_p, CORDBANK__STATUS__STATUS_INVALID_ARGUMENT,
                       "no handler for this request");
-    else if (self->draining) {
+    else if (self->starting) {
+        //  Clients connect as soon as the socket is bound, before the
+        //  instance can do the work (a database not connected yet): what
+        //  they send now goes on to another instance, as when draining.
+        cb_counter_inc (self->shed[SHED_STARTING]);
+        cb_call_fail (call_p, CORDBANK__STATUS__STATUS_DRAINING, "instance is starting");
+    } else if (self->draining) {
         cb_counter_inc (self->shed[SHED_DRAINING]);
         cb_call_fail (call_p, CORDBANK__STATUS__STATUS_DRAINING, "instance is draining");
     } else if (self->inflight > self->max_inflight) {
@@ -215,7 +222,8 @@ cb_server_new (const char *endpoint, zloop_t *loop)
         cb_metrics_labels (labels, sizeof labels, "reason", SHED_REASONS[r], NULL);
         self->shed[r] = cb_metrics_counter (
             "cordbank_rpc_server_shed_total",
-            "Requests refused before any work began: deadline already passed, draining, busy.",
+            "Requests refused before any work began: deadline already passed, starting, draining, "
+            "busy.",
             labels);
     }
     self->router = zsock_new (ZMQ_ROUTER);
@@ -268,6 +276,12 @@ void
 cb_server_set_max_inflight (cb_server_t *self, size_t max_inflight)
 {
     self->max_inflight = max_inflight;
+}
+
+void
+cb_server_set_starting (cb_server_t *self, bool starting)
+{
+    self->starting = starting;
 }
 
 void

@@ -9,8 +9,9 @@
  *  Before a handler runs: a message that does not decode is dropped and
  *  counted; a request whose deadline has passed is answered
  *  DEADLINE_EXCEEDED; a request with no handler, INVALID_ARGUMENT; while
- *  draining, UNAVAILABLE (clients retry idempotent work on another
- *  instance); above max_inflight, UNAVAILABLE "busy" (load shedding).
+ *  starting (not ready yet) or draining, DRAINING (the client sends it on
+ *  to another instance, whatever it is); above max_inflight, BUSY (load
+ *  shedding).
  */
 #ifndef CB_SERVER_H
 #define CB_SERVER_H
@@ -39,6 +40,10 @@ void cb_server_set_max_inflight (cb_server_t *self, size_t max_inflight);
 //  pipelines its Redis reads).
 typedef void (cb_burst_fn) (void *arg);
 void cb_server_on_burst_end (cb_server_t *self, cb_burst_fn *fn, void *arg);
+//  Starting: not ready for work yet (cb_service clears it when the
+//  instance first turns ready). Requests meanwhile are refused as when
+//  draining, so that clients send them on to another instance.
+void cb_server_set_starting (cb_server_t *self, bool starting);
 void cb_server_set_draining (cb_server_t *self, bool draining);
 size_t cb_server_inflight (const cb_server_t *self);
 

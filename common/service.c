@@ -146,6 +146,7 @@ cb_service_serve (cb_service_t *self, const char *endpoint)
     if (!self->server)
         return -1;
     cb_server_set_max_inflight (self->server, (size_t) self->config.max_inflight);
+    cb_server_set_starting (self->server, true); // until the first ready tick
     return 0;
 }
 
@@ -227,6 +228,8 @@ on_tick (zloop_t *loop, int timer_id, void *arg)
                  (!self->ready_fn || self->ready_fn (self->ready_arg));
     atomic_store (&self->health.ready, ready);
     cb_gauge_set (self->ready_gauge, ready ? 1 : 0);
+    if (ready && self->server)
+        cb_server_set_starting (self->server, false);
     return 0;
 }
 
