@@ -7,7 +7,8 @@
 #
 #   load/bench.sh [build/bin]
 #
-# Scenarios (SCENARIOS, default "refs balance load users10k closed stress spike"):
+# Scenarios (SCENARIOS, default "refs balance load stress closed users10k spike";
+# the overloads last, so that what they leave behind cannot touch the rest):
 #   refs      redis-benchmark GET and pgbench (select-only and TPC-B) on the
 #             run's own servers
 #   balance   cached /balance only, USERS members, open model at USERS x
@@ -30,11 +31,11 @@
 #             database connections grew (make soak; the verdict below)
 #
 # Environment: USERS (1000), USER_RATE (0.1: one command per member every
-# 10 s), SCENARIO_S (30), STEP_S (8), STRESS_FROM (200), KNEE_P99_MS (100),
+# 10 s), SCENARIO_S (30), STEP_S (8), STRESS_FROM (100), KNEE_P99_MS (100),
 # SPIKE_BASE (USERS x USER_RATE), DURATION (10m), SAMPLE_S (2; 10 in the soak).
 #
 # Writes load/reports/<UTC date-time>/ (summary.json, scenarios/, samples/,
-# report.md, plots/) and copies summary.json, report.md and plots/ to
+# steps/ (each stress step), report.md, plots/) and copies summary.json, report.md and plots/ to
 # load/reports/latest/; the summary holds the previous latest summary as
 # its baseline, so the report has a before/after table.
 set -uo pipefail
@@ -44,9 +45,9 @@ CB_BIN=$(cd "$CB_BIN" && pwd) || exit 2
 . "$HERE/../deploy/local/lib.sh"
 . "$HERE/peer/lib.sh"
 
-SCENARIOS=${SCENARIOS:-refs balance load users10k closed stress spike}
+SCENARIOS=${SCENARIOS:-refs balance load stress closed users10k spike}
 USERS=${USERS:-1000} USER_RATE=${USER_RATE:-0.1} SCENARIO_S=${SCENARIO_S:-30}
-STEP_S=${STEP_S:-8} STRESS_FROM=${STRESS_FROM:-200} KNEE_P99_MS=${KNEE_P99_MS:-100}
+STEP_S=${STEP_S:-8} STRESS_FROM=${STRESS_FROM:-100} KNEE_P99_MS=${KNEE_P99_MS:-100}
 SAMPLE_S=${SAMPLE_S:-2} DURATION=${DURATION:-10m}
 LOAD=$CB_BIN/cordbank-load
 CORES=$(nproc)
@@ -201,12 +202,15 @@ stress_target() {
         # in 8 s must not end the climb.
         for try in 1 2; do
             run "$name-step" "$target" --users "$USERS" --rate "$rate" --duration "$STEP_S" --timeout-ms 3000
-            step=$(jq -c --argjson r "$rate" --argjson lim "$KNEE_P99_MS" --argjson try "$try" \
-                '{rate: $r, try: $try, rps: .commands_per_s, p50_ms, p99_ms, max_ms, errors: ([.errors[]?] | add // 0),
+            step=$(jq -c --argjson r "$rate" --argjson lim "$KNEE_P99_MS" --argjson attempt "$try" \
+                '{rate: $r, attempt: $attempt, rps: .commands_per_s, p50_ms, p99_ms, max_ms, errors: ([.errors[]?] | add // 0),
                   cpu_pct_machine} | .good = (.errors == 0 and .rps >= 0.95 * $r and (.p99_ms // 1e9) <= $lim)' \
                 "$OUT/scenarios/$name-step.json" 2>/dev/null || echo "{\"rate\":$rate,\"good\":false}")
             steps+=("$step")
             good=$(jq -r .good <<<"$step")
+            mkdir -p "$OUT/steps"
+            for f in "$OUT/scenarios/$name-step".*; do mv "$f" "$OUT/steps/$name-$rate-$try.${f#*-step.}"; done
+            mv "$OUT/samples/$name-step.jsonl" "$OUT/steps/$name-$rate-$try.samples.jsonl" 2>/dev/null
             [ "$good" = true ] && break
         done
         [ "$good" = true ] || break
@@ -214,7 +218,6 @@ stress_target() {
         rate=$(awk -v r="$rate" 'BEGIN { printf "%d", r * 1.3 }')
         i=$((i + 1))
     done
-    rm -f "$OUT/scenarios/$name-step."*
     printf '%s\n' "${steps[@]}" | jq -s --argjson k "$knee" \
         '{knee_rps: (if $k > 0 then $k else null end), steps: .}' >"$OUT/$name.knee.json"
     if [ "$knee" -gt 0 ]; then
@@ -329,12 +332,17 @@ if [ -x "$HERE/report.sh" ]; then "$HERE/report.sh" "$OUT" || cb_log "bench: the
 if [ "$SCENARIOS" = soak ]; then
     mkdir -p "$LATEST/plots"
     cp "$OUT"/plots/soak-* "$LATEST/plots/" 2>/dev/null
+    [ -f "$OUT/report.md" ] && cp "$OUT/report.md" "$LATEST/soak.md"
 else
     # The last soak's plots stay beside the report that quotes its figures.
     mkdir -p "$LATEST/plots"
     find "$LATEST/plots" -maxdepth 1 -type f ! -name 'soak-*' -delete
     cp "$OUT/summary.json" "$LATEST/summary.json"
     [ -f "$OUT/report.md" ] && cp "$OUT/report.md" "$LATEST/report.md"
+    if [ -f "$LATEST/report.md" ] && [ -f "$LATEST/soak.md" ] && [ ! -f "$OUT/samples/soak.jsonl" ]; then
+        printf '\n## Soak\n\nThe soak figures above are from the last `make soak`, %s: its report, with the memory and file-descriptor plots, is [soak.md](soak.md).\n' \
+            "$(jq -r '.soak_date // "date unknown"' "$LATEST/soak.json" 2>/dev/null)" >>"$LATEST/report.md"
+    fi
     [ -d "$OUT/plots" ] && cp "$OUT"/plots/* "$LATEST/plots/" 2>/dev/null
 fi
 jq 'del(.baseline)' "$OUT/summary.json"
