@@ -9,7 +9,12 @@
  *  the request is; one that no instance takes within 250 ms fails fast.
  *  A request an instance refused before doing any work (starting or
  *  draining: DRAINING; BUSY) is sent on to the next instance, whatever it
- *  is (resend_refused).
+ *  is (resend_refused). When an instance is lost (its connection closed,
+ *  or the ZMTP heartbeat gave up on it: dead, hung, cut off), what it was
+ *  sent is lost with it, and nothing says which requests those were: every
+ *  idempotent request in flight goes out again at once, outside the retry
+ *  budget (on_peer_lost). Replies to the copies that were not lost come
+ *  late and are dropped.
  */
 #include "common/client.h"
 
@@ -69,6 +74,7 @@ struct cb_client {
     cb_metric_t *retries;
     cb_metric_t *late;
     cb_metric_t *drained;
+    cb_metric_t *lost_resends;
     cb_metric_t *pending_gauge;
     cb_rpcstats_t stats;
 };
@@ -240,6 +246,26 @@ resend_refused (cb_client_t *self, pending_t *p, Cordbank__Status why)
     return true;
 }
 
+//  A connected instance is gone: the requests it held will never be
+//  answered. Those safe to send again go to the instances left, now, rather
+//  than after their attempt times out (and only if the budget allows).
+static void
+on_peer_lost (const char *endpoint, void *arg)
+{
+    cb_client_t *self = arg;
+    int64_t now = cb_now_ms ();
+    size_t resent = 0;
+    for (pending_t *p = zhashx_first (self->pending); p; p = zhashx_next (self->pending))
+        if (p->idempotent && p->attempt_end_ms && now < p->deadline_ms) {
+            bump_attempt (p);
+            transmit (self, p, now);
+            resent++;
+        }
+    cb_counter_add (self->lost_resends, (double) resent);
+    cb_log_info (NULL, "lost an instance; sent its possible requests on", "{s:s, s:s, s:I}",
+                 "target", self->target, "endpoint", endpoint, "resent", (json_int_t) resent);
+}
+
 static void
 on_reply (cb_client_t *self, zframe_t *frame)
 {
@@ -305,6 +331,9 @@ init_metrics (cb_client_t *self)
     self->drained = cb_metrics_counter (
         "cordbank_rpc_client_drain_resends_total",
         "Requests a draining instance sent back, sent on to another instance.", labels);
+    self->lost_resends = cb_metrics_counter (
+        "cordbank_rpc_client_lost_peer_resends_total",
+        "Requests in flight sent again because an instance was lost (closed or hung).", labels);
     self->pending_gauge =
         cb_metrics_gauge ("cordbank_rpc_client_pending", "Requests waiting for an answer.", labels);
 }
@@ -324,6 +353,8 @@ cb_client_new (const char *target, const char *spec, zloop_t *loop)
     self->dealer = zsock_new (ZMQ_DEALER);
     cb_socket_tune (self->dealer, true);
     self->peers = cb_peers_new (self->dealer, loop);
+    if (self->peers)
+        cb_peers_on_lost (self->peers, on_peer_lost, self);
     self->pending = zhashx_new ();
     zhashx_set_key_hasher (self->pending, hash_id);
     zhashx_set_key_comparator (self->pending, compare_id);

@@ -16,9 +16,9 @@ cb_socket_tune (zsock_t *sock, bool immediate)
     zsock_set_sndhwm (sock, CB_SOCKET_HWM);
     zsock_set_rcvhwm (sock, CB_SOCKET_HWM);
     zsock_set_maxmsgsize (sock, CB_MAX_MESSAGE_BYTES);
-    zsock_set_heartbeat_ivl (sock, 1000);
-    zsock_set_heartbeat_timeout (sock, 3000);
-    zsock_set_heartbeat_ttl (sock, 3000);
+    zsock_set_heartbeat_ivl (sock, 250);
+    zsock_set_heartbeat_timeout (sock, 1000);
+    zsock_set_heartbeat_ttl (sock, 1000);
     zsock_set_reconnect_ivl (sock, 100);
     zsock_set_reconnect_ivl_max (sock, 2000);
     if (immediate)
@@ -29,6 +29,8 @@ struct cb_peers {
     zsock_t *pair; // monitor events
     zloop_t *loop;
     zhashx_t *connected; // endpoint -> (unused)
+    cb_peer_lost_fn *on_lost;
+    void *on_lost_arg;
 };
 
 static int
@@ -47,8 +49,11 @@ on_event (zloop_t *loop, zsock_t *pair, void *arg)
         char *endpoint = zframe_strdup (addr);
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
             zhashx_update (self->connected, endpoint, self);
-        else if (event == ZMQ_EVENT_DISCONNECTED)
+        else if (event == ZMQ_EVENT_DISCONNECTED && zhashx_lookup (self->connected, endpoint)) {
             zhashx_delete (self->connected, endpoint);
+            if (self->on_lost)
+                self->on_lost (endpoint, self->on_lost_arg);
+        }
         free (endpoint);
     }
     zmsg_destroy (&msg);
@@ -103,4 +108,11 @@ void
 cb_peers_forget (cb_peers_t *self, const char *endpoint)
 {
     zhashx_delete (self->connected, endpoint);
+}
+
+void
+cb_peers_on_lost (cb_peers_t *self, cb_peer_lost_fn *fn, void *arg)
+{
+    self->on_lost = fn;
+    self->on_lost_arg = arg;
 }

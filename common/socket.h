@@ -1,7 +1,7 @@
 /*  socket — the ZeroMQ options every cordbank socket shares, and a monitor
  *  that knows which peers a connecting socket is really connected to.
  *
- *  Options: ZMTP heartbeats every second with a 3 s timeout (a hung or
+ *  Options: ZMTP heartbeats every 250 ms with a 1 s timeout (a hung or
  *  partitioned peer is dropped in seconds, not at TCP timeout), bounded
  *  high-water marks, ZMQ_MAXMSGSIZE, no linger (a stopping service does not
  *  wait on peers that are gone), and optionally ZMQ_IMMEDIATE.
@@ -24,5 +24,9 @@ void cb_peers_destroy (cb_peers_t **self_p);
 size_t cb_peers_connected (const cb_peers_t *self);
 //  After zsock_disconnect: forget that endpoint.
 void cb_peers_forget (cb_peers_t *self, const char *endpoint);
+//  fn runs when a connected peer is lost (closed, or dropped by the ZMTP
+//  heartbeat: dead, hung or cut off); not on a zsock_disconnect.
+typedef void (cb_peer_lost_fn) (const char *endpoint, void *arg);
+void cb_peers_on_lost (cb_peers_t *self, cb_peer_lost_fn *fn, void *arg);
 
 #endif
