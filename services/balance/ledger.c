@@ -8,6 +8,13 @@
  *  gathered while every connection was busy go at once, they have waited.
  *  A 5 ms sweep answers whatever has waited, queued or on the wire, past
  *  its deadline.
+ *
+ *  When PostgreSQL goes away (a restart, a failover), requests wait for
+ *  the pool to reconnect rather than fail: those queued, those that come,
+ *  and those whose connection broke under them (sent again: a transfer
+ *  carries its idempotency key, so a second try of one that committed
+ *  only returns its outcome). Past LEDGER_RIDE_THROUGH_MS of outage, or
+ *  at its deadline, each is answered UNAVAILABLE, and new ones at once.
  */
 #include "services/balance/ledger.h"
 
@@ -34,6 +41,10 @@
 #define LEDGER_SWEEP_MS         5
 //  Whole-batch retries after a conflict (deadlock, serialization, a twin's key).
 #define LEDGER_MAX_ATTEMPTS 4
+//  How long requests wait for PostgreSQL to come back before the outage
+//  is answered at once: a restart takes a second or two, and the gateway
+//  defers what takes longer than 2.5 s.
+#define LEDGER_RIDE_THROUGH_MS 3000
 
 typedef enum {
     JOB_TRANSFER = 0,
@@ -91,6 +102,7 @@ struct ledger {
     zmq_pollitem_t timer_item;
     bool timer_armed;
     int sweep_id;
+    int64_t down_since_ms; // monotonic; 0 while the pool is up
     ledger_late_fn *late_fn;
     void *late_arg;
     cb_log_limiter_t sql_log;
@@ -201,13 +213,28 @@ s_deadline (const ledger_t *self, int64_t deadline_unix_ms)
     return left < self->statement_timeout_ms + LEDGER_CLIENT_MARGIN_MS ? now + left : longest;
 }
 
-//  Queues item, or answers it at once when PostgreSQL is down.
+//  true while requests may wait for PostgreSQL: it is up, or has been down
+//  for less than LEDGER_RIDE_THROUGH_MS.
+static bool
+s_can_wait (ledger_t *self)
+{
+    if (pool_ready (self->pool)) {
+        self->down_since_ms = 0;
+        return true;
+    }
+    int64_t now = cb_mono_ms ();
+    if (!self->down_since_ms)
+        self->down_since_ms = now;
+    return now - self->down_since_ms < LEDGER_RIDE_THROUGH_MS;
+}
+
+//  Queues item, or answers it at once when PostgreSQL has been down too long.
 static void
 s_submit (ledger_t *self, item_t *item, int64_t deadline_unix_ms)
 {
     item->enqueued_us = cb_mono_us ();
     item->deadline_ms = s_deadline (self, deadline_unix_ms);
-    if (!pool_ready (self->pool)) {
+    if (!s_can_wait (self)) {
         s_answer_error (item, LEDGER_UNAVAILABLE, pool_error (self->pool));
         s_item_free (item);
         return;
@@ -572,15 +599,20 @@ s_on_result (void *arg, int rc, const PGresult *result, const char *error)
         for (size_t i = 0; i < batch->count; i++)
             s_answer_error (batch->items[i],
                             s_conflict (result) ? LEDGER_UNAVAILABLE : LEDGER_INTERNAL, error);
+    } else if (rc == PG_CONN_ERROR && s_can_wait (self)) {
+        //  The connection broke: the statement may or may not have
+        //  committed. The same statement again, with the same keys, tells;
+        //  it goes when the pool has a connection again.
+        for (size_t i = batch->count; i-- > 0;)
+            s_push (&self->queues[batch->kind], batch->items[i], true);
+        batch->count = 0;
     } else if (rc != PG_SQL_ERROR) {
-        //  The connection broke or timed out: the statement may or may not
-        //  have committed. A retry with the same key tells.
         for (size_t i = 0; i < batch->count; i++)
             s_answer_error (batch->items[i], LEDGER_UNAVAILABLE, error);
     }
     s_batch_free (batch);
-    //  Requests queued while the pool is down would wait for nothing.
-    if (!pool_ready (self->pool))
+    //  Past the ride-through, requests queued would wait for nothing.
+    if (!s_can_wait (self))
         for (int kind = 0; kind < JOB_KINDS; kind++)
             for (item_t *item; (item = s_pop (&self->queues[kind]));) {
                 s_answer_error (item, LEDGER_UNAVAILABLE, pool_error (self->pool));
@@ -619,12 +651,13 @@ s_on_sweep (zloop_t *loop, int timer_id, void *arg)
     (void) loop, (void) timer_id;
     ledger_t *self = arg;
     int64_t now = cb_mono_ms ();
+    bool can_wait = s_can_wait (self);
     for (int kind = 0; kind < JOB_KINDS; kind++) {
         queue_t *queue = &self->queues[kind];
         item_t **link = &queue->head, *prev = NULL;
         while (*link) {
             item_t *item = *link;
-            if (now < item->deadline_ms && pool_ready (self->pool)) {
+            if (now < item->deadline_ms && can_wait) {
                 prev = item;
                 link = &item->next;
                 continue;
