@@ -8,6 +8,8 @@
 #   make bench      the standard benchmark set, cordbank beside the peer bot, redis-benchmark and
 #                   pgbench in the same run: load/reports/<date>/ and load/reports/latest/ (load/bench.sh)
 #   make soak       the soak scenario (DURATION=10m by default; DURATION=24h works)
+#   make chaos      the chaos suite on a local cluster under load (about 4 min); writes
+#                   load/reports/latest/chaos.json and chaos.md (a short run is in make test)
 #   make bench-artillery  an Artillery run of signed interactions (load/artillery, npm ci there)
 #   make bench-ledger  cordbank-ledger-load against one balance vs pgbench, same PostgreSQL
 #   make bench-gateway events/s per core through the gateway's shards (100 simulated shards)
@@ -65,7 +67,7 @@ UNIT_BIN := $(BUILD)/bin/unit-tests
 # Generated sources are never intermediate: make must not delete them.
 .SECONDARY: $(GEN_C) $(GEN_H)
 
-.PHONY: all asan deps run test test-unit test-integration bench soak bench-artillery bench-ledger bench-cache bench-gateway lighthouse clean format check-format
+.PHONY: all asan deps run test test-unit test-integration bench soak chaos bench-artillery bench-ledger bench-cache bench-gateway lighthouse clean format check-format
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNIT_BIN)
@@ -187,6 +189,9 @@ bench: deps all
 
 soak: deps all
 	SCENARIOS=soak load/bench.sh
+
+chaos: deps all
+	CHAOS=full tests/chaos/chaos.sh build/bin
 
 # Artillery (npm, its own lockfile) only for this target, not for make test.
 bench-artillery: deps all

@@ -51,6 +51,7 @@ ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/shards.sh build-asan/bin
 run shell tests/integration/discordjs.sh build/bin
 run shell load/peer/test.sh build/bin
 run shell tests/integration/cluster.sh build/bin
+CHAOS=short run shell tests/chaos/chaos.sh build/bin
 run shell tests/integration/perf-smoke.sh build/bin
 run shell tests/integration/report.sh build/bin
 run shell tests/integration/dashboard.sh build/bin

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # A local cluster of two instances of every service (deploy/local/lib.sh
 # cb_start_cluster), driven through both gateways by the simulator: every
-# instance ready and seen by both metrics instances; SIGKILL of one command,
-# one cache and one balance instance under load, and the traffic in the 5 s
-# after (failover: 0 errors expected) and after that (recovered); ctl.sh
-# restart brings them back; rolling restarts of command, cache and balance
-# under light load
-# with 0 errors; the ledger sums to 0. Each load prints its figures (sent,
-# ok, errors by kind, p99), and a load with errors its per-second timeline
-# and the warnings the services logged meanwhile.
+# instance ready and seen by both metrics instances, both command instances
+# serving; ctl.sh kill of one command, one cache and one balance instance
+# (the rest keep answering), ctl.sh restart brings them back; a gateway
+# over its in-flight limit answers busy at once; the ledger sums to 0.
+# Each load prints its figures (sent, ok, errors by kind, p99), and a load
+# with errors its per-second timeline and the warnings the services logged
+# meanwhile. Kills, hangs and rolling restarts under load, with their
+# figures, are the chaos suite's (tests/chaos/chaos.sh).
 #
 #   tests/integration/cluster.sh [build/bin]
 #
-# About 30 s (nearer 60 s on a busy machine). Stops everything and
+# About 20 s. Stops everything and
 # removes its temp dir whatever happens.
 set -uo pipefail
 CB_BIN=${1:-${CB_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/bin}}
@@ -100,22 +100,17 @@ for k in $(seq $N); do
     expect_match "command-$k served some of it ($served commands)" '^[1-9]' "$served"
 done
 
-section "SIGKILL one command, one cache and one balance instance under load"
-load_start kill 6 "$RATE"
-sleep 1
+section "ctl.sh kill: one command, one cache and one balance instance"
 victims=()
-t_kill=$(now_ms)
 for s in command cache balance; do
     out=$("$CTL" kill "random:$s") && victims+=("${out%%:*}")
     echo "       $out"
 done
 expect_eq "three instances killed" 3 "${#victims[@]}"
-load_wait
-load_check kill "the 5 s after the kills"
+expect_eq "ctl.sh list: $((5 * N - 3)) instances ready without them" $((5 * N - 3)) "$(ready_instances)"
 load_start after 2 "$RATE"
 load_wait
-echo "       (from $(( ($(now_ms) - t_kill - 2000) / 1000 )) s after the kills)"
-load_check after "from 5 s after the kills on"
+load_check after "with one of each killed"
 
 section "ctl.sh restart brings them back"
 for v in "${victims[@]}"; do
@@ -123,25 +118,6 @@ for v in "${victims[@]}"; do
 done
 cb_wait_cluster_ready 20
 expect_eq "ctl.sh list: $((5 * N)) instances ready again" $((5 * N)) "$(ready_instances)"
-
-# A draining instance refuses new work at once (UNAVAILABLE, "instance is
-# draining"); its callers must send that work to another instance, or the
-# user gets the trouble message and this check fails.
-section "rolling restart of command, cache and balance under light load"
-load_start rolling 60 10
-sleep 1
-for svc in command cache balance; do
-    t0=$(now_ms)
-    out=$(timeout 60 "$CTL" rolling-restart "$svc" 2>&1); rc=$?
-    sed 's/^/       /' <<<"$out"
-    expect_eq "ctl.sh rolling-restart $svc exits 0 ($(( $(now_ms) - t0 )) ms)" 0 "$rc"
-    expect_eq "every $svc instance restarted" $N "$(grep -c 'restarted, pid' <<<"$out")"
-done
-sleep 1
-kill -INT "${LOAD_PIDS[@]}" 2>/dev/null
-load_wait
-load_check rolling "during the rolling restart"
-expect_eq "ctl.sh list: $((5 * N)) instances ready after it" $((5 * N)) "$(ready_instances)"
 
 section "load shedding: a gateway over its in-flight limit answers busy at once"
 . "$(dirname "$0")/../lib/interact.sh"
