@@ -2,8 +2,7 @@
 # invariants, and acknowledged pays (cordbank-ledger-load --acked-file)
 # against the transfers table. The caller decides what is a failure.
 #
-# tests/chaos/chaos.sh sources it; tests/integration/ledger.sh still keeps
-# its own copy of the acked-key query (check_ledger) and may move to this.
+# tests/chaos/chaos.sh and tests/integration/ledger.sh source it.
 # Needs deploy/local/lib.sh sourced first (cb_psql, PG_URL).
 
 # cb_ledger_invariants BIN LOG: "RC SUM BAD_GUILDS BAD_ACCOUNTS" — the exit
