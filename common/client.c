@@ -231,8 +231,9 @@ resend_refused (cb_client_t *self, pending_t *p, Cordbank__Status why)
             transmit (self, p, now);
         else {
             p->attempt_end_ms = 0;
-            p->resend_at_ms = now + cb_backoff_delay_ms (p->drained - (uint32_t) peers, BACKOFF_BASE_MS,
-                                                         BACKOFF_CAP_MS, cb_random01 ());
+            p->resend_at_ms =
+                now + cb_backoff_delay_ms (p->drained - (uint32_t) peers, BACKOFF_BASE_MS,
+                                           BACKOFF_CAP_MS, cb_random01 ());
         }
         return true;
     }
