@@ -16,9 +16,11 @@
  *  read may join a flight already sent only when Redis answered it (a
  *  miss): every acknowledged write is in Redis before its acknowledgement
  *  (command writes through first), so a miss proves no write was
- *  acknowledged since the flight left. A read that could not look in Redis
- *  (down, flushing) cannot know that: it waits for the next flight, sent
- *  after it arrived. A joined read whose min_version the answer does not
+ *  acknowledged since the flight left, as long as Redis has not changed
+ *  state since (an outage and its flush delete what was written through).
+ *  A read that could not look in Redis (down, flushing), or that missed in
+ *  a later epoch than the flight's, cannot know that: it waits for the next
+ *  flight, sent after it arrived. A joined read whose min_version the answer does not
  *  reach is asked again.
  */
 #include <assert.h>
@@ -255,7 +257,11 @@ ask_balance (cache_t *self, cb_call_t *call, const Cordbank__BalanceGetRequest *
     snprintf (key, sizeof key, "%" PRIu64 ":%" PRIu64, request->guild_id, request->user_id);
     flight_t *flight = self->flights ? zhashx_lookup (self->flights, key) : NULL;
     if (flight) {
-        waiter_t **list = look == LOOK_MISS ? &flight->waiters : &flight->next;
+        //  A miss proves nothing about a flight sent before Redis last
+        //  changed state: the flush on its return deletes acknowledged
+        //  writes too (a miss now may hide one made after that flight left).
+        bool same_epoch = !self->redis || cache_redis_epoch (self->redis) == flight->epoch;
+        waiter_t **list = look == LOOK_MISS && same_epoch ? &flight->waiters : &flight->next;
         waiter->next = *list;
         *list = waiter;
         cb_counter_inc (self->joins);
