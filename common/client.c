@@ -15,12 +15,19 @@
  *  idempotent request in flight goes out again at once, outside the retry
  *  budget (on_peer_lost). Replies to the copies that were not lost come
  *  late and are dropped.
+ *
+ *  A breaker per client (target: the service) opens after
+ *  BREAKER_THRESHOLD requests in a row got no answer from any instance
+ *  (deadline passed, none reachable): calls then fail UNAVAILABLE at once
+ *  instead of waiting out their deadlines, until a probe is answered. Any
+ *  answer, a refusal included, shows an instance alive.
  */
 #include "common/client.h"
 
 #include <sodium.h>
 
 #include "common/backoff.h"
+#include "common/breaker.h"
 #include "common/clock.h"
 #include "common/discovery.h"
 #include "common/log.h"
@@ -39,6 +46,10 @@
 //  often: with round-robin over N instances and one draining, every resend
 //  lands on it with probability 1/N.
 #define MAX_DRAINED 16
+//  Unanswered requests in a row that open the breaker; its cool-down.
+#define BREAKER_THRESHOLD   10
+#define BREAKER_OPEN_MS     200
+#define BREAKER_MAX_OPEN_MS 2000
 
 typedef struct {
     uint64_t request_id; // the table's key points here
@@ -69,6 +80,7 @@ struct cb_client {
     int64_t attempt_timeout_ms;
     uint32_t max_attempts;
     cb_retry_budget_t budget;
+    cb_breaker_t breaker;
     int tick_timer;
     int dns_timer;
     cb_metric_t *retries;
@@ -186,6 +198,7 @@ on_tick (zloop_t *loop, int timer_id, void *arg)
         if (tick_one (self, p, now))
             zlistx_add_end (expired, p);
     for (pending_t *p = zlistx_first (expired); p; p = zlistx_next (expired)) {
+        cb_breaker_failure (&self->breaker);
         char error[160];
         snprintf (error, sizeof error,
                   p->ever_sent ? "no answer from %s before the deadline"
@@ -276,6 +289,7 @@ on_reply (cb_client_t *self, zframe_t *frame)
         return;
     }
     pending_t *p = zhashx_lookup (self->pending, &reply->request_id);
+    cb_breaker_success (&self->breaker); // an instance is alive, whatever it said
     if (!p)
         cb_counter_inc (self->late); // answered already (an earlier attempt won)
     else if (reply->body_case == CORDBANK__ENVELOPE__BODY__NOT_SET && refused_before_work (reply) &&
@@ -366,6 +380,8 @@ cb_client_new (const char *target, const char *spec, zloop_t *loop)
     self->attempt_timeout_ms = 1000;
     self->max_attempts = 3;
     cb_retry_budget_init (&self->budget, 0.1, 20);
+    cb_breaker_init (&self->breaker, self->target, BREAKER_THRESHOLD, BREAKER_OPEN_MS,
+                     BREAKER_MAX_OPEN_MS);
     init_metrics (self);
     cb_discovery_sync (discovery, self->dealer, self->peers);
     zloop_reader (loop, self->dealer, on_readable, self);
@@ -441,6 +457,18 @@ cb_client_call (cb_client_t *self, Cordbank__Envelope *request, const char *trac
     assert (p->bytes);
     memcpy (p->bytes, zframe_data (frame), p->size);
     zframe_destroy (&frame);
+    //  Last: a call the breaker lets through (a half-open probe) must
+    //  report back, so nothing may fail it before it is in the table.
+    if (!cb_breaker_allow (&self->breaker)) {
+        char error[160];
+        snprintf (error, sizeof error, "no instance of %s has answered lately (breaker open)",
+                  self->target);
+        cb_rpcstats_observe (&self->stats, p->method, CORDBANK__STATUS__STATUS_UNAVAILABLE,
+                             p->started_us);
+        pending_destroy ((void **) &p);
+        fn (NULL, CORDBANK__STATUS__STATUS_UNAVAILABLE, error, arg);
+        return -1;
+    }
     zhashx_insert (self->pending, &p->request_id, p);
     cb_gauge_set (self->pending_gauge, (double) zhashx_size (self->pending));
     cb_retry_budget_on_request (&self->budget);

@@ -1,6 +1,7 @@
 /*  transport: client and server over real ZeroMQ TCP on loopback —
  *  replies, deadlines, retries on another instance for idempotent work
- *  only, no instance reachable, and messages that do not decode.
+ *  only, no instance reachable, messages that do not decode, and the
+ *  client's breaker.
  */
 #include <criterion/criterion.h>
 
@@ -14,6 +15,9 @@ typedef struct {
     int received; // requests seen
     bool silent;  // keep calls unanswered (a hung instance)
     cb_call_t *held;
+    bool hoard;            // silent, and keep every call, not only the last
+    cb_call_t *kept[32];
+    int kept_count;
 } server_state_t;
 
 typedef struct {
@@ -28,6 +32,10 @@ on_get (cb_call_t *call, void *arg)
 {
     server_state_t *state = arg;
     state->received++;
+    if (state->hoard && state->kept_count < 32) {
+        state->kept[state->kept_count++] = call;
+        return;
+    }
     if (state->silent) {
         if (state->held)
             cb_call_fail (&state->held, CORDBANK__STATUS__STATUS_INTERNAL, "replaced");
@@ -126,6 +134,8 @@ rig_stop (rig_t *rig)
 {
     if (rig->state.held)
         cb_call_fail (&rig->state.held, CORDBANK__STATUS__STATUS_INTERNAL, "late");
+    for (int i = 0; i < rig->state.kept_count; i++)
+        cb_call_fail (&rig->state.kept[i], CORDBANK__STATUS__STATUS_INTERNAL, "late");
     cb_client_destroy (&rig->client);
     cb_server_destroy (&rig->server);
     zloop_destroy (&rig->loop);
@@ -247,5 +257,63 @@ Test (transport, request_without_handler_is_answered_not_dropped)
     run_until_answered (rig.loop, &r, 3000);
     cr_assert_eq (r.status, CORDBANK__STATUS__STATUS_INVALID_ARGUMENT);
     cr_assert_eq (rig.state.received, 0);
+    rig_stop (&rig);
+}
+
+//  Runs the loop for ms milliseconds.
+static int
+stop_loop (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop, (void) timer_id, (void) arg;
+    return -1;
+}
+
+static void
+run_for (zloop_t *loop, int ms)
+{
+    zloop_timer (loop, (size_t) ms, 1, stop_loop, NULL);
+    zloop_start (loop);
+}
+
+Test (transport, breaker_opens_on_unanswered_requests_and_a_probe_closes_it)
+{
+    rig_t rig;
+    rig_start (&rig, false);
+    rig.state.hoard = true;
+    cb_client_set_attempts (rig.client, 1000, 1);
+    //  Ten requests in a row that no instance answers open the breaker.
+    for (int i = 0; i < 10; i++) {
+        result_t r = {0};
+        get (rig.client, 5, 60, true, &r);
+        run_until_answered (rig.loop, &r, 2000);
+        cr_assert_eq (r.status, CORDBANK__STATUS__STATUS_DEADLINE_EXCEEDED, "call %d: %d", i,
+                      r.status);
+    }
+    cr_assert_eq (rig.state.received, 10);
+    cr_assert_eq (cb_metric_value (cb_metrics_gauge ("cordbank_breaker_state", "",
+                                                     "target=\"test\"")),
+                  1, "open");
+    //  Open: the next call fails at once, and never reaches the instance.
+    result_t fast = {0};
+    get (rig.client, 5, 2000, true, &fast);
+    cr_assert_eq (fast.calls, 1, "answered before cb_client_call returned");
+    cr_assert_eq (fast.status, CORDBANK__STATUS__STATUS_UNAVAILABLE);
+    run_for (rig.loop, 20);
+    cr_assert_eq (rig.state.received, 10);
+    //  After the cool-down (at most 200 ms) one probe goes; its answer closes it.
+    rig.state.hoard = false;
+    run_for (rig.loop, 250);
+    result_t probe = {0};
+    get (rig.client, 7, 2000, true, &probe);
+    run_until_answered (rig.loop, &probe, 3000);
+    cr_assert_eq (probe.status, CORDBANK__STATUS__STATUS_OK);
+    cr_assert_eq (probe.balance, 70);
+    cr_assert_eq (cb_metric_value (cb_metrics_gauge ("cordbank_breaker_state", "",
+                                                     "target=\"test\"")),
+                  0, "closed");
+    result_t after = {0};
+    get (rig.client, 8, 2000, true, &after);
+    run_until_answered (rig.loop, &after, 3000);
+    cr_assert_eq (after.status, CORDBANK__STATUS__STATUS_OK);
     rig_stop (&rig);
 }
