@@ -42,9 +42,10 @@
 //  Whole-batch retries after a conflict (deadlock, serialization, a twin's key).
 #define LEDGER_MAX_ATTEMPTS 4
 //  How long requests wait for PostgreSQL to come back before the outage
-//  is answered at once: a restart takes a second or two, and the gateway
-//  defers what takes longer than 2.5 s.
-#define LEDGER_RIDE_THROUGH_MS 3000
+//  is answered at once: a restart takes a few seconds (more on a busy
+//  machine), a command's own deadline still bounds each wait, and the
+//  gateway defers what takes longer than 2.5 s.
+#define LEDGER_RIDE_THROUGH_MS 5000
 
 typedef enum {
     JOB_TRANSFER = 0,

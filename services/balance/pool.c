@@ -29,7 +29,7 @@
 //  Failures in a row before the breaker opens; its first and longest cool-down.
 #define POOL_BREAKER_THRESHOLD 3
 #define POOL_BREAKER_OPEN_MS   500
-#define POOL_BREAKER_MAX_MS    5000
+#define POOL_BREAKER_MAX_MS    2000
 
 typedef enum { CONN_DOWN = 0, CONN_CONNECTING, CONN_IDLE, CONN_BUSY } conn_state_t;
 

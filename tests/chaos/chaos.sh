@@ -59,8 +59,10 @@ KILL_EVERY=5 RESTART_AFTER=2.5 LEAD=1
 # CHAOS_PHASES="rolling-restart" while chasing one fault.
 PHASES=${CHAOS_PHASES:-all}
 want() { [ "$PHASES" = all ] || [[ " $PHASES " == *" $1 "* ]]; }
-# Short mode's floor; see the final report of the suite for how it was chosen.
-MIN_AVAILABILITY=${CHAOS_MIN_AVAILABILITY:-0.99}
+# Short mode's floor: a gate against large regressions, not the goal (full mode
+# judges that); 0.95 leaves room for a slow CI machine, where a PostgreSQL
+# restart alone can outlast the 5 s balance waits for it.
+MIN_AVAILABILITY=${CHAOS_MIN_AVAILABILITY:-0.95}
 export CB_LOG_LEVEL=${CB_LOG_LEVEL:-warn}
 STARTED=$SECONDS
 

@@ -13,7 +13,7 @@
 #
 #   tests/integration/ledger.sh [build/bin]
 #
-# About 85 s (the load phases take 20 + 12 + 15 + 12 + 3 s; LEDGER_LOAD_S
+# About 85 s (the load phases take 20 + 12 + 17 + 12 + 3 s; LEDGER_LOAD_S
 # scales the first). Stops everything (and resumes a stopped PostgreSQL)
 # and removes its temp dir whatever happens.
 set -uo pipefail
@@ -140,15 +140,15 @@ served=$(curl -s "http://127.0.0.1:${ADMIN[2]}/metrics" \
 expect_match "b: the restarted instance served transfers again" '^[1-9]' "$served"
 check_ledger b
 
-# Balance waits up to 3 s for PostgreSQL to come back (a quick restart
+# Balance waits up to 5 s for PostgreSQL to come back (a quick restart
 # costs nothing: tests/chaos pg-restart); this outage lasts longer, so
 # requests are answered UNAVAILABLE, at their deadline and then at once.
-section "c: PostgreSQL down for 4 s during the load"
-run_load c 15 --seed-balance 0
+section "c: PostgreSQL down for 6 s during the load"
+run_load c 17 --seed-balance 0
 sleep 4
 cb_pg_stop fast
 expect_eq "c: PostgreSQL stopped" 0 $?
-sleep 4
+sleep 6
 cb_pg_start
 expect_eq "c: PostgreSQL started again" 0 $?
 finish_load c
