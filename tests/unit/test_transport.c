@@ -15,7 +15,7 @@ typedef struct {
     int received; // requests seen
     bool silent;  // keep calls unanswered (a hung instance)
     cb_call_t *held;
-    bool hoard;            // silent, and keep every call, not only the last
+    bool hoard; // silent, and keep every call, not only the last
     cb_call_t *kept[32];
     int kept_count;
 } server_state_t;
@@ -290,9 +290,9 @@ Test (transport, breaker_opens_on_unanswered_requests_and_a_probe_closes_it)
                       r.status);
     }
     cr_assert_eq (rig.state.received, 10);
-    cr_assert_eq (cb_metric_value (cb_metrics_gauge ("cordbank_breaker_state", "",
-                                                     "target=\"test\"")),
-                  1, "open");
+    cr_assert_eq (
+        cb_metric_value (cb_metrics_gauge ("cordbank_breaker_state", "", "target=\"test\"")), 1,
+        "open");
     //  Open: the next call fails at once, and never reaches the instance.
     result_t fast = {0};
     get (rig.client, 5, 2000, true, &fast);
@@ -308,9 +308,9 @@ Test (transport, breaker_opens_on_unanswered_requests_and_a_probe_closes_it)
     run_until_answered (rig.loop, &probe, 3000);
     cr_assert_eq (probe.status, CORDBANK__STATUS__STATUS_OK);
     cr_assert_eq (probe.balance, 70);
-    cr_assert_eq (cb_metric_value (cb_metrics_gauge ("cordbank_breaker_state", "",
-                                                     "target=\"test\"")),
-                  0, "closed");
+    cr_assert_eq (
+        cb_metric_value (cb_metrics_gauge ("cordbank_breaker_state", "", "target=\"test\"")), 0,
+        "closed");
     result_t after = {0};
     get (rig.client, 8, 2000, true, &after);
     run_until_answered (rig.loop, &after, 3000);
