@@ -508,6 +508,18 @@ s_conflict (const PGresult *result)
     return !strncmp (state, "40", 2) || !strcmp (state, "23505");
 }
 
+//  An error worth another try by the caller, not a bug: a conflict, a
+//  statement cancelled (statement_timeout, a shutdown: class 57), a lock
+//  not granted in time, the server short of resources (class 53), a
+//  connection exception (class 08).
+static bool
+s_transient (const PGresult *result)
+{
+    const char *state = pg_sqlstate (result);
+    return s_conflict (result) || !strncmp (state, "57", 2) || !strncmp (state, "53", 2) ||
+           !strncmp (state, "08", 2) || !strcmp (state, "55P03");
+}
+
 //  A whole transfer batch failed in SQL. Conflicts roll everything back
 //  and are retried; anything else splits the batch so that only the
 //  request that causes it fails.
@@ -595,11 +607,11 @@ s_on_result (void *arg, int rc, const PGresult *result, const char *error)
             cb_log_error (NULL, "ledger statement failed", "{s:s, s:s, s:s}", "job",
                           s_job_names[batch->kind], "sqlstate", pg_sqlstate (result), "error",
                           error);
-        //  A conflict that outlived its retries is worth another try by
-        //  the caller; any other SQL error is a bug.
+        //  A conflict that outlived its retries, or a transient error, is
+        //  worth another try by the caller; any other SQL error is a bug.
         for (size_t i = 0; i < batch->count; i++)
             s_answer_error (batch->items[i],
-                            s_conflict (result) ? LEDGER_UNAVAILABLE : LEDGER_INTERNAL, error);
+                            s_transient (result) ? LEDGER_UNAVAILABLE : LEDGER_INTERNAL, error);
     } else if (rc == PG_CONN_ERROR && s_can_wait (self)) {
         //  The connection broke: the statement may or may not have
         //  committed. The same statement again, with the same keys, tells;
