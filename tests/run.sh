@@ -38,8 +38,8 @@ run shell tests/integration/commands.sh build/bin
 ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/commands.sh build-asan/bin
 run shell tests/integration/admit.sh build/bin
 ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/admit.sh build-asan/bin
-run shell tests/integration/ledger.sh build/bin
-ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/ledger.sh build-asan/bin
+LEDGER_LOAD_S=10 run shell tests/integration/ledger.sh build/bin
+LEDGER_LOAD_S=10 ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/ledger.sh build-asan/bin
 run shell tests/integration/cache.sh build/bin
 ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/cache.sh build-asan/bin
 run shell tests/integration/rest.sh build/bin

@@ -24,7 +24,7 @@
 #
 # full (make chaos, about 4 min): writes load/reports/latest/chaos.json and
 # chaos.md (CHAOS_REPORT_DIR elsewhere) and fails when a goal of the issue
-# is not met. short (make test, under 60 s): prints the same figures, and
+# is not met. short (make test, about 55 s; no Redis phase): prints the same figures, and
 # fails when an acked pay is lost or duplicated, the invariants break, a
 # rolling restart fails a command, an interaction is answered twice, or
 # availability is under CHAOS_MIN_AVAILABILITY.
@@ -274,7 +274,8 @@ event "PostgreSQL up" false
 phase_end "PostgreSQL stopped (fast) and started again"
 }
 
-want redis-restart && {
+# Short mode leaves Redis to cache.sh, which crashes and hangs it in depth.
+{ [ "$MODE" = full ] || [ "$PHASES" != all ]; } && want redis-restart && {
 section "Redis killed and started again, empty"
 phase_begin redis-restart
 event "SIGKILL redis" true
