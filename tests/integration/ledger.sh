@@ -208,7 +208,7 @@ expect_eq "d: and running again" 0 "$(stopped_count 0 "${stopped[@]}")"
 finish_load d
 expect_match "d: the hang was answered UNAVAILABLE" '^[1-9]' "$(jn .attempts.UNAVAILABLE)"
 # Failures within the attempt's 1 s deadline: the balance answers by then
-# (its own deadline is the request's, less 5 ms), so the client does not
+# (its own deadline is the request's, less 50 ms), so the client does not
 # wait it out. A reply racing the client's own deadline may lose: allow 5%.
 fast=$(jn .failures.fast) late=$(jn .failures.timed_out)
 unavailable=$(jn .attempts.UNAVAILABLE) exceeded=$(jn .attempts.DEADLINE_EXCEEDED)
