@@ -12,9 +12,10 @@
  *  is (resend_refused). When an instance is lost (its connection closed,
  *  or the ZMTP heartbeat gave up on it: dead, hung, cut off), what it was
  *  sent is lost with it, and nothing says which requests those were: every
- *  idempotent request in flight goes out again at once, outside the retry
- *  budget (on_peer_lost). Replies to the copies that were not lost come
- *  late and are dropped.
+ *  idempotent request in flight goes out again 20 ms later, outside the
+ *  retry budget, and may be retried once more whatever the budget
+ *  (on_peer_lost). Replies to the copies that were not lost come late and
+ *  are dropped.
  *
  *  A breaker per client (target: the service) opens after
  *  BREAKER_THRESHOLD requests in a row got no answer from any instance
@@ -50,6 +51,11 @@
 #define BREAKER_THRESHOLD   10
 #define BREAKER_OPEN_MS     200
 #define BREAKER_MAX_OPEN_MS 2000
+//  After an instance is lost, its requests go out again this much later:
+//  libzmq reports the disconnect before it detaches the dead connection
+//  from the DEALER, so a copy sent at once may follow the originals into it.
+//  Meanwhile the loop polls the DEALER, which detaches it.
+#define LOST_RESEND_DELAY_MS 20
 
 typedef struct {
     uint64_t request_id; // the table's key points here
@@ -64,6 +70,7 @@ typedef struct {
     uint32_t drained; // times a draining instance sent it back
     bool idempotent;
     bool ever_sent;
+    bool after_loss; // sent again because an instance was lost; not retried since
     int64_t started_us;
     cb_reply_fn *fn;
     void *arg;
@@ -175,7 +182,12 @@ tick_one (cb_client_t *self, pending_t *p, int64_t now)
     if (p->resend_at_ms && now >= p->resend_at_ms)
         transmit (self, p, now);
     else if (p->attempt_end_ms && now >= p->attempt_end_ms && p->idempotent &&
-             p->attempt < self->max_attempts && cb_retry_budget_spend (&self->budget)) {
+             (p->after_loss ||
+              (p->attempt < self->max_attempts && cb_retry_budget_spend (&self->budget)))) {
+        //  The copy sent after a lost instance gets one retry whatever the
+        //  budget and the attempts: a lost connection is not a service
+        //  struggling, and the copy may still have gone down with it.
+        p->after_loss = false;
         cb_counter_inc (self->retries);
         bump_attempt (p);
         p->attempt_end_ms = 0;
@@ -261,8 +273,9 @@ resend_refused (cb_client_t *self, pending_t *p, Cordbank__Status why)
 }
 
 //  A connected instance is gone: the requests it held will never be
-//  answered. Those safe to send again go to the instances left, now, rather
-//  than after their attempt times out (and only if the budget allows).
+//  answered. Those safe to send again go to the instances left, almost at
+//  once (LOST_RESEND_DELAY_MS), rather than after their attempt times out,
+//  outside the retry budget.
 static void
 on_peer_lost (const char *endpoint, void *arg)
 {
@@ -272,7 +285,9 @@ on_peer_lost (const char *endpoint, void *arg)
     for (pending_t *p = zhashx_first (self->pending); p; p = zhashx_next (self->pending))
         if (p->idempotent && p->attempt_end_ms && now < p->deadline_ms) {
             bump_attempt (p);
-            transmit (self, p, now);
+            p->after_loss = true;
+            p->attempt_end_ms = 0;
+            p->resend_at_ms = now + LOST_RESEND_DELAY_MS;
             resent++;
         }
     cb_counter_add (self->lost_resends, (double) resent);
