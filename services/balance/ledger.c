@@ -581,7 +581,14 @@ s_on_result (void *arg, int rc, const PGresult *result, const char *error)
                           (double) (cb_mono_us () - batch->started_us) / 1e6);
     if (rc == PG_OK && batch->kind == JOB_TRANSFER)
         s_announce_late (self, batch, result);
-    //  Items the sweep answered are dropped here, whatever the result.
+    //  The rows follow the batch's order, so the items are answered by
+    //  their place in it, before the answered ones go: the sweep may have
+    //  answered some at their deadline (s_answer skips those).
+    if (rc == PG_OK && batch->kind == JOB_TRANSFER)
+        s_transfers_done (batch, result);
+    else if (rc == PG_OK && batch->kind == JOB_GET)
+        s_gets_done (batch, result);
+    //  Items answered are dropped here, whatever the result.
     size_t kept = 0;
     for (size_t i = 0; i < batch->count; i++) {
         if (batch->items[i]->answered)
@@ -591,11 +598,7 @@ s_on_result (void *arg, int rc, const PGresult *result, const char *error)
     }
     batch->count = kept;
     if (rc == PG_OK) {
-        if (batch->kind == JOB_TRANSFER)
-            s_transfers_done (batch, result);
-        else if (batch->kind == JOB_GET)
-            s_gets_done (batch, result);
-        else if (batch->count == 1 && batch->kind == JOB_HISTORY)
+        if (batch->count == 1 && batch->kind == JOB_HISTORY)
             s_history_done (batch->items[0], result);
         else if (batch->count == 1 && batch->kind == JOB_ACTIVE)
             s_active_done (batch->items[0], result);
