@@ -14,6 +14,8 @@
 #   make bench-ledger  cordbank-ledger-load against one balance vs pgbench, same PostgreSQL
 #   make bench-gateway events/s per core through the gateway's shards (100 simulated shards)
 #   make lighthouse    Lighthouse scores of the metrics dashboard (services/metrics/lighthouse/run.sh)
+#   make images        the five service images with buildah (localhost/cordbank-<svc>:VERSION), smoke-checked,
+#                      as OCI archives in build/images/ (deploy/image/; not part of make test)
 #
 # Sources generated from proto/*.proto live in $(BUILD)/gen and are never committed.
 
@@ -31,7 +33,10 @@ DEB_PACKAGES := build-essential pkg-config libzmq3-dev libczmq-dev protobuf-c-co
     libcriterion-dev libcurl4-openssl-dev curl jq iproute2 procps util-linux chromium \
     prometheus gnuplot-nox
 
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wstrict-prototypes -Wwrite-strings \
+# The release, in cordbank_build_info, the REST User-Agent and the image tags.
+VERSION := $(shell cat VERSION 2>/dev/null || echo dev)
+
+CFLAGS_BASE := -DCB_VERSION='"$(VERSION)"' -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wstrict-prototypes -Wwrite-strings \
     -Werror -g -I. -I$(BUILD)/gen
 ifeq ($(SANITIZE),1)
 CFLAGS_OPT  := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -67,7 +72,7 @@ UNIT_BIN := $(BUILD)/bin/unit-tests
 # Generated sources are never intermediate: make must not delete them.
 .SECONDARY: $(GEN_C) $(GEN_H)
 
-.PHONY: all asan deps run test test-unit test-integration bench soak chaos bench-artillery bench-ledger bench-cache bench-gateway lighthouse clean format check-format
+.PHONY: all asan deps run test test-unit test-integration bench soak chaos bench-artillery bench-ledger bench-cache bench-gateway lighthouse images clean format check-format
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNIT_BIN)
@@ -82,6 +87,10 @@ deps:
 	@cd load/discordjs && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
 	@# pg and ioredis for the peer bot (load/peer), the same way.
 	@cd load/peer && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
+	@# kubectl kustomize and the schema packages for tests/k8s/check.sh (any kubectl will do:
+	@# Debian's kubernetes-client when there is none).
+	@command -v kubectl >/dev/null || deploy/deps.sh kubernetes-client
+	@cd tests/k8s && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
 
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 	@mkdir -p $(BUILD)/gen
@@ -211,6 +220,11 @@ bench-gateway: all
 lighthouse: deps all
 	@cd services/metrics/lighthouse && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
 	services/metrics/lighthouse/run.sh
+
+# Container images (buildah, debootstrap; no Docker engine, no registry): deploy/image/build.sh.
+images:
+	@deploy/deps.sh buildah debootstrap jq
+	deploy/image/build.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -31,7 +31,7 @@
 #include "metrics.pb-c.h"
 
 #ifndef CB_VERSION
-#define CB_VERSION "0.1.0"
+#define CB_VERSION "dev" // the Makefile passes VERSION
 #endif
 
 typedef struct cb_metric cb_metric_t;
