@@ -56,6 +56,7 @@ run shell tests/integration/perf-smoke.sh build/bin
 run shell tests/integration/report.sh build/bin
 run shell tests/integration/dashboard.sh build/bin
 run shell tests/integration/promtool.sh build/bin
+run shell tests/k8s/check.sh
 
 echo
 echo "### time per suite (make test must stay under 15 min in CI):"
