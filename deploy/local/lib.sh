@@ -71,7 +71,17 @@ cb_start_postgres() {
     cb_as_postgres "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 >"$CB_RUN/logs/initdb.log" 2>&1 \
         || { cat "$CB_RUN/logs/initdb.log" >&2; return 1; }
     echo "$PG_PORT" >"$dir/port"   # for deploy/local/ctl.sh pg-restart
+    # CB_PG_ARCHIVE=1: WAL archived with pgBackRest into $CB_RUN/backup (make
+    # run; make backup and make backup-verify then work on this cluster).
+    if [ "${CB_PG_ARCHIVE:-0}" = 1 ]; then
+        . "$CB_ROOT/deploy/backup/lib.sh"
+        cb_backup_init "$CB_RUN/backup" "$dir/data" "$PG_PORT" "$dir" || return 1
+    fi
     cb_pg_start || return 1
+    if [ "${CB_PG_ARCHIVE:-0}" = 1 ]; then
+        cb_backup_stanza_create >"$CB_RUN/logs/pgbackrest-stanza.log" 2>&1 \
+            || { cat "$CB_RUN/logs/pgbackrest-stanza.log" >&2; return 1; }
+    fi
     psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c 'CREATE DATABASE cordbank' >/dev/null
     PG_URL="postgresql://postgres@127.0.0.1:$PG_PORT/cordbank"
     export PG_PORT PG_URL

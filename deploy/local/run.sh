@@ -49,7 +49,9 @@ trap 'exit 130' INT TERM
 
 cb_log "run dir $CB_RUN"
 ln -sfn "$CB_RUN" "${TMPDIR:-/tmp}/cordbank-current"   # for deploy/local/ctl.sh
-cb_start_postgres 15432
+# WAL archived with pgBackRest (make backup, make backup-verify); BACKUP=0: not.
+[[ ${BACKUP:-1} =~ ^[01]$ ]] || { echo "make run: BACKUP must be 0 or 1, got '$BACKUP'" >&2; exit 2; }
+CB_PG_ARCHIVE=${BACKUP:-1} cb_start_postgres 15432
 cb_start_redis 16379
 
 SIM_TOKEN=cordbank-dev-token
@@ -99,7 +101,7 @@ EOT
         || cb_log "SHARDS=$SHARDS < INSTANCES=$INSTANCES: gateways above $SHARDS own no Gateway shard (HTTP only)"
 fi
 cat >&2 <<EOT
-  postgresql     psql -h 127.0.0.1 -p $PG_PORT -U postgres cordbank
+  postgresql     psql -h 127.0.0.1 -p $PG_PORT -U postgres cordbank$( [ "${BACKUP:-1}" = 1 ] && printf '\n  backups        make backup [TYPE=full], make backup-verify (pgBackRest: %s)' "$CB_RUN/backup")
   redis          redis-cli -p $REDIS_PORT
   poke at it     deploy/local/ctl.sh list | kill NAME | pause NAME | restart NAME | rolling-restart SERVICE | pg-restart ...
 EOT

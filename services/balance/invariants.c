@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "services/balance/migrations.h"
 #include "services/balance/pg.h"
 #include "services/balance/pool.h"
 
@@ -79,6 +80,28 @@ s_check (PGconn **conn_p, const char *pg_url, int64_t timeout_ms, row_fn *fn, vo
     return rc == PG_OK ? rows : -1;
 }
 
+//  The schema version a database is at: a restored backup must carry one
+//  this binary knows (older ones are migrated on start). 0 when it is one,
+//  else -1 with err filled.
+static int
+s_check_schema (PGconn *conn, int64_t timeout_ms, char *err, size_t errlen)
+{
+    pg_query_t query = {.sql = "SELECT coalesce(max(version), 0) FROM schema_migrations"};
+    PGresult *result = NULL;
+    int rc = pg_exec (conn, &query, timeout_ms + 1000, &result, err, errlen);
+    int version = rc == PG_OK && PQntuples (result) == 1 ? atoi (PQgetvalue (result, 0, 0)) : -1;
+    PQclear (result);
+    int latest = balance_migrations[balance_migrations_count - 1].version;
+    if (rc != PG_OK)
+        return -1;
+    if (version < 1 || version > latest) {
+        snprintf (err, errlen, "schema version %d, this binary knows 1 to %d", version, latest);
+        return -1;
+    }
+    fprintf (stderr, "cordbank-balance: schema version %d (this binary: %d)\n", version, latest);
+    return 0;
+}
+
 int
 invariants_main (const char *pg_url, int64_t timeout_ms)
 {
@@ -86,6 +109,8 @@ invariants_main (const char *pg_url, int64_t timeout_ms)
     char err[256] = "";
     PGconn *conn = NULL;
     int found = s_check (&conn, pg_url, timeout_ms, s_print, NULL, err, sizeof err);
+    if (found >= 0 && s_check_schema (conn, timeout_ms, err, sizeof err) != 0)
+        found = -1;
     PQfinish (conn);
     fflush (stdout);
     if (found < 0)
