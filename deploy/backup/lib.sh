@@ -20,8 +20,9 @@ cb_backup_as_postgres() {
 
 # pgbackrest ARGS... with this context's configuration, as postgres.
 cb_pgbackrest() {
-    cb_backup_as_postgres pgbackrest --config="$PGBACKREST_CONFIG" \
-        --config-include-path="$PGBACKREST_CONFIG_INCLUDE_PATH" --stanza="$CB_BACKUP_STANZA" "$@"
+    local include=()
+    [ -z "${PGBACKREST_CONFIG_INCLUDE_PATH:-}" ] || include=(--config-include-path="$PGBACKREST_CONFIG_INCLUDE_PATH")
+    cb_backup_as_postgres pgbackrest --config="$PGBACKREST_CONFIG" "${include[@]}" --stanza="$CB_BACKUP_STANZA" "$@"
 }
 
 # cb_backup_use DIR: the context in DIR (made by cb_backup_init).
@@ -97,12 +98,15 @@ cb_backup_age_s() {
 # cb_backup_restore DIR [FLAG...]: restores into DIR (created, or emptied
 # with --delta by the caller's flags), to the end of the archived WAL
 # unless the flags say otherwise (--type=time --target=...). DIR belongs to
-# postgres, mode 0700.
+# postgres, mode 0700. BACKUP_RESTORE_FLAGS: more flags, e.g. on a
+# repository host (Kubernetes) --reset-pg1-host --reset-pg1-host-type to
+# restore here rather than on the database host.
 cb_backup_restore() {
     local dir=$1; shift
     mkdir -p "$dir"; chmod 700 "$dir"
     if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
-    cb_pgbackrest --pg1-path="$dir" "$@" restore
+    # shellcheck disable=SC2086 # flags, split on purpose
+    cb_pgbackrest --pg1-path="$dir" ${BACKUP_RESTORE_FLAGS:-} "$@" restore
 }
 
 # cb_backup_start_scratch DIR LOG: PostgreSQL on a restored DIR, on a Unix

@@ -118,4 +118,10 @@ expect_match "the repository cannot be read without its passphrase" 'status: err
 cp "$CB_RUN/cipher.good" "$CB_RUN/backup/conf.d/cipher.conf"
 expect_eq "the script refuses a bad type" 2 "$("$BACKUP/backup.sh" --run "$CB_RUN" weekly >/dev/null 2>&1; echo $?)"
 
+section "the backup alerts (Kubernetes, kube-state-metrics)"
+out=$(cd "$CB_ROOT/deploy/prometheus/backup" && promtool check rules backup.rules.yml 2>&1)
+expect_match "promtool check rules backup.rules.yml" 'SUCCESS: 3 rules found' "$out"
+out=$(cd "$CB_ROOT/deploy/prometheus/backup" && promtool test rules backup_test.yml 2>&1)
+expect_match "promtool test rules backup_test.yml: stale, never, verify failing; not on time" 'SUCCESS' "$out"
+
 summary backup

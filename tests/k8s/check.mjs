@@ -29,6 +29,8 @@ const SCHEMAS = {
     "v1/Namespace": "kubernetes-models/_schemas/IoK8sApiCoreV1Namespace",
     "v1/Secret": "kubernetes-models/_schemas/IoK8sApiCoreV1Secret",
     "v1/Service": "kubernetes-models/_schemas/IoK8sApiCoreV1Service",
+    "v1/PersistentVolumeClaim": "kubernetes-models/_schemas/IoK8sApiCoreV1PersistentVolumeClaim",
+    "batch/v1/CronJob": "kubernetes-models/_schemas/IoK8sApiBatchV1CronJob",
     "apps/v1/Deployment": "kubernetes-models/_schemas/IoK8sApiAppsV1Deployment",
     "apps/v1/StatefulSet": "kubernetes-models/_schemas/IoK8sApiAppsV1StatefulSet",
     "policy/v1/PodDisruptionBudget": "kubernetes-models/_schemas/IoK8sApiPolicyV1PodDisruptionBudget",
@@ -313,9 +315,14 @@ function checkEdges(objects, namespace, errors) {
 // --- alert rules ---------------------------------------------------------------------------------
 
 function checkRules(objects, errors) {
-    const rule = find(objects, "PrometheusRule", "cordbank");
-    if (!rule) return errors.push("no PrometheusRule cordbank");
-    const dir = join(ROOT, "deploy/prometheus/rules");
+    if (find(objects, "CronJob", "cordbank-backup-full"))
+        checkRule(objects, "cordbank-backup", "deploy/prometheus/backup", errors);
+    checkRule(objects, "cordbank", "deploy/prometheus/rules", errors);
+}
+function checkRule(objects, name, from, errors) {
+    const rule = find(objects, "PrometheusRule", name);
+    if (!rule) return errors.push(`no PrometheusRule ${name}`);
+    const dir = join(ROOT, from);
     const groups = readdirSync(dir).filter((f) => f.endsWith(".rules.yml")).sort()
         .flatMap((f) => parse(readFileSync(join(dir, f), "utf8")).groups);
     // kustomize sorts keys: compare with sorted keys.
@@ -323,15 +330,50 @@ function checkRules(objects, errors) {
         : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon(v[k])]))
         : v;
     if (JSON.stringify(canon(rule.spec.groups)) !== JSON.stringify(canon(groups)))
-        errors.push("PrometheusRule cordbank differs from deploy/prometheus/rules/: run k8s/gen-prometheusrule.sh");
+        errors.push(`PrometheusRule ${name} differs from ${from}/: run k8s/gen-prometheusrule.sh`);
 }
 
 // --- main ----------------------------------------------------------------------------------------
+
+// CronJobs (the backups): the same pod hardening as a service, no overlapping
+// runs, a deadline, their own NetworkPolicy.
+function checkCronJobs(objects, errors) {
+    const policies = byKind(objects, "NetworkPolicy");
+    for (const j of byKind(objects, "CronJob")) {
+        const id = ident(j);
+        const template = j.spec.jobTemplate.spec.template;
+        const pod = template.spec;
+        const psc = pod.securityContext || {};
+        if (j.spec.concurrencyPolicy !== "Forbid") errors.push(`${id}: concurrencyPolicy is not Forbid (two runs would overlap)`);
+        if (!j.spec.jobTemplate.spec.activeDeadlineSeconds) errors.push(`${id}: no activeDeadlineSeconds (a hung run would block the next ones)`);
+        if (pod.automountServiceAccountToken !== false) errors.push(`${id}: automountServiceAccountToken is not false`);
+        for (const c of [...(pod.initContainers || []), ...pod.containers]) {
+            const cid = `${id} container ${c.name}`;
+            const sc = c.securityContext || {};
+            for (const r of ["requests", "limits"])
+                for (const k of ["cpu", "memory"])
+                    if (!c.resources?.[r]?.[k]) errors.push(`${cid}: no resources.${r}.${k}`);
+            if ((sc.runAsNonRoot ?? psc.runAsNonRoot) !== true) errors.push(`${cid}: runAsNonRoot is not true`);
+            if (sc.readOnlyRootFilesystem !== true) errors.push(`${cid}: readOnlyRootFilesystem is not true`);
+            if (sc.allowPrivilegeEscalation !== false) errors.push(`${cid}: allowPrivilegeEscalation is not false`);
+            if (!sc.capabilities?.drop?.includes("ALL")) errors.push(`${cid}: capabilities do not drop ALL`);
+            if ((sc.seccompProfile ?? psc.seccompProfile)?.type !== "RuntimeDefault")
+                errors.push(`${cid}: seccompProfile is not RuntimeDefault`);
+            if (!/:[^/:]+$/.test(c.image || "") || /:latest$/.test(c.image)) errors.push(`${cid}: image ${c.image} has no tag or uses latest`);
+            for (const e of c.env || [])
+                if (/PASS|KEY|TOKEN|SECRET/.test(e.name) && !e.valueFrom?.secretKeyRef)
+                    errors.push(`${cid}: ${e.name} is not read from a Secret (secretKeyRef)`);
+        }
+        if (!policies.some((p) => p.spec.podSelector?.matchLabels?.["app.kubernetes.io/name"] && matches(p.spec.podSelector, template.metadata?.labels)))
+            errors.push(`${id}: no NetworkPolicy names its pods`);
+    }
+}
 
 function check(objects, opts) {
     const errors = [];
     checkSchema(objects, errors);
     checkWorkloads(objects, opts, errors);
+    checkCronJobs(objects, errors);
     checkReferences(objects, opts, errors);
     const namespace = objects.find((o) => o.kind === "Namespace")?.metadata.name || "default";
     for (const o of objects)

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 # Prod's Secrets are made by the operator, outside the repository.
-EXTERNAL=cordbank-discord,cordbank-postgres
+EXTERNAL=cordbank-discord,cordbank-postgres,cordbank-pgbackrest,cordbank-pgbackrest-tls
 
 section "kubectl kustomize ($(kubectl version --client 2>/dev/null | head -1))"
 for o in base overlays/dev overlays/prod; do
@@ -40,8 +40,10 @@ grep -E 'caught|MISSED|unbroken' "$out/self.check" | sed 's/: .*//; s/^/     /'
 expect_eq "$(tail -1 "$out/self.check")" 0 "$rc"
 
 section "the PrometheusRule is the rules promtool tests"
-k8s/gen-prometheusrule.sh "$out/rule.yaml"
+k8s/gen-prometheusrule.sh "$out/rule.yaml" "$out/backup-rule.yaml"
 expect_eq "k8s/base/prometheusrule.yaml is up to date (k8s/gen-prometheusrule.sh)" "" \
     "$(diff k8s/base/prometheusrule.yaml "$out/rule.yaml")"
+expect_eq "k8s/overlays/prod/backup-prometheusrule.yaml is up to date (k8s/gen-prometheusrule.sh)" "" \
+    "$(diff k8s/overlays/prod/backup-prometheusrule.yaml "$out/backup-rule.yaml")"
 
 summary k8s
