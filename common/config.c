@@ -4,6 +4,13 @@
  *  default is caught by the same check as a bad flag. Errors name the
  *  variable or flag the value came from, since that is what an operator
  *  must fix.
+ *
+ *  Secrets (a token, a key, a URL that may carry a password) get three
+ *  more rules: they may be read from a file (CORDBANK_X_FILE or --x-file,
+ *  how Kubernetes and Docker mount secrets, so that the value is in neither
+ *  the environment nor the command line); no message ever contains their
+ *  text, only the name of the variable, flag or file they came from; and
+ *  the copies kept here are overwritten before they are freed.
  */
 #include "common/config.h"
 
@@ -15,6 +22,38 @@
 #include <string.h>
 
 #include "common/discovery.h"
+
+//  A secret file larger than this is a mistake (a key bundle, a log): refused.
+#define CONFIG_FILE_MAX (64 * 1024)
+
+//  What argv gave each option: a value, a file, or both (refused).
+enum { GIVEN_VALUE = 1, GIVEN_FILE = 2 };
+
+//  Frees a string that may hold a secret, overwriting it first.
+static void
+wipe_free (char *text)
+{
+    if (text) {
+        explicit_bzero (text, strlen (text));
+        free (text);
+    }
+}
+
+//  Replaces a string option's value with a copy of text.
+static int
+set_string (const cb_option_t *opt, const char *text)
+{
+    char *copy = strdup (text);
+    if (!copy)
+        return -1;
+    char **target = (char **) opt->target;
+    if (opt->secret)
+        wipe_free (*target);
+    else
+        free (*target);
+    *target = copy;
+    return 0;
+}
 
 void
 cb_config_env_name (const char *name, char *out, size_t outlen)
@@ -89,14 +128,12 @@ set_value (const cb_option_t *opt, const char *text, const char *source, char *e
     } else {
         char why[160];
         if (opt->type == CB_OPT_ENDPOINTS && cb_endpoints_validate (text, why, sizeof why) != 0)
-            snprintf (reason, sizeof reason, "%s", why);
+            //  The validator quotes the endpoint it refused: not for a secret.
+            snprintf (reason, sizeof reason, "%s", opt->secret ? "not a valid endpoint list" : why);
         else if (opt->choices && !is_choice (opt->choices, text))
             snprintf (reason, sizeof reason, "expected one of %s", opt->choices);
-        else {
-            char **target = (char **) opt->target;
-            free (*target);
-            *target = strdup (text);
-        }
+        else if (set_string (opt, text) != 0)
+            snprintf (reason, sizeof reason, "out of memory");
     }
     if (!*reason)
         return 0;
@@ -105,6 +142,55 @@ set_value (const cb_option_t *opt, const char *text, const char *source, char *e
     else
         snprintf (err, errlen, "invalid %s=\"%s\": %s", source, text, reason);
     return -1;
+}
+
+//  Reads a secret from path into *out (the caller's, to wipe_free): the
+//  whole file, trailing newlines stripped, neither empty nor binary.
+//  `source` names where the path came from; the path is named in errors,
+//  the content never.
+static int
+read_secret_file (const char *path, const char *source, char **out, char *err, size_t errlen)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file) {
+        snprintf (err, errlen, "cannot read %s=\"%s\": %s", source, path,
+                  *path ? strerror (errno) : "the path is empty");
+        return -1;
+    }
+    char *text = calloc (1, CONFIG_FILE_MAX + 1);
+    size_t size = text ? fread (text, 1, CONFIG_FILE_MAX + 1, file) : 0;
+    const char *why = !text                    ? "out of memory"
+                      : ferror (file)          ? "cannot read it"
+                      : size > CONFIG_FILE_MAX ? "larger than 64 KiB"
+                      : memchr (text, 0, size) ? "contains a NUL byte"
+                                               : NULL;
+    fclose (file);
+    while (!why && size > 0 && (text[size - 1] == '\n' || text[size - 1] == '\r'))
+        text[--size] = '\0';
+    if (!why && size == 0)
+        why = "the file is empty";
+    if (why) {
+        snprintf (err, errlen, "invalid %s=\"%s\": %s", source, path, why);
+        if (text)
+            explicit_bzero (text, CONFIG_FILE_MAX + 1);
+        free (text);
+        return -1;
+    }
+    *out = text;
+    return 0;
+}
+
+//  Sets a secret option from the file at path; source names the path's origin.
+static int
+set_from_file (const cb_option_t *opt, const char *path, const char *source, char *err,
+               size_t errlen)
+{
+    char *text = NULL;
+    if (read_secret_file (path, source, &text, err, errlen) != 0)
+        return -1;
+    int rc = set_value (opt, text, source, err, errlen);
+    wipe_free (text);
+    return rc;
 }
 
 static const cb_option_t *
@@ -116,19 +202,59 @@ find_option (const cb_option_t *opts, size_t count, const char *name, size_t nam
     return NULL;
 }
 
+//  The secret option "x" that a flag "x-file" reads from a file, or NULL.
+//  An option really named "x-file" is found first, by find_option.
+static const cb_option_t *
+find_file_option (const cb_option_t *opts, size_t count, const char *name, size_t namelen)
+{
+    static const char suffix[] = "-file";
+    size_t sl = sizeof suffix - 1;
+    if (namelen <= sl || strncmp (name + namelen - sl, suffix, sl) != 0)
+        return NULL;
+    const cb_option_t *opt = find_option (opts, count, name, namelen - sl);
+    return opt && opt->secret ? opt : NULL;
+}
+
 static void
 print_help (const char *program, const char *summary, const cb_option_t *opts, size_t count)
 {
     printf ("%s — %s\n\nUsage: %s [--option=value ...]\n\n", program, summary, program);
-    printf ("Every option is also read from the environment variable shown; a flag wins.\n\n");
+    printf ("Every option is also read from the environment variable shown; a flag wins.\n");
+    printf ("A <secret> is never printed; it may also be read from a file (its --NAME-file\n");
+    printf ("or _FILE variable, as Kubernetes and Docker mount secrets).\n\n");
     for (size_t i = 0; i < count; i++) {
         char env[96];
         cb_config_env_name (opts[i].name, env, sizeof env);
         const char *def = opts[i].secret ? "<secret>" : opts[i].default_value;
         printf ("  --%-22s %-30s %s (default: \"%s\")\n", opts[i].name, env, opts[i].help,
                 def ? def : "");
+        if (opts[i].secret) {
+            char flag[96], env_file[112];
+            snprintf (flag, sizeof flag, "%s-file", opts[i].name);
+            snprintf (env_file, sizeof env_file, "%s_FILE", env);
+            printf ("  --%-22s %-30s read --%s from this file (trailing newline stripped)\n", flag,
+                    env_file, opts[i].name);
+        }
     }
     printf ("  --%-22s %-30s %s\n", "help", "", "print this help and exit");
+}
+
+//  CORDBANK_X, or for a secret CORDBANK_X_FILE (not both).
+static int
+apply_env (const cb_option_t *opt, char *err, size_t errlen)
+{
+    char env[96], env_file[112];
+    cb_config_env_name (opt->name, env, sizeof env);
+    snprintf (env_file, sizeof env_file, "%s_FILE", env);
+    const char *value = getenv (env);
+    const char *path = opt->secret ? getenv (env_file) : NULL;
+    if (value && path) {
+        snprintf (err, errlen, "both %s and %s are set: give one", env, env_file);
+        return -1;
+    }
+    if (path)
+        return set_from_file (opt, path, env_file, err, errlen);
+    return value ? set_value (opt, value, env, err, errlen) : 0;
 }
 
 static int
@@ -142,45 +268,61 @@ apply_defaults_and_env (const cb_option_t *opts, size_t count, char *err, size_t
             def = "false";
         if (set_value (&opts[i], def, source, err, errlen) != 0)
             return -1;
-        char env[96];
-        cb_config_env_name (opts[i].name, env, sizeof env);
-        const char *value = getenv (env);
-        if (value && set_value (&opts[i], value, env, err, errlen) != 0)
+        if (apply_env (&opts[i], err, errlen) != 0)
             return -1;
     }
     return 0;
 }
 
-//  One argv entry (and maybe the next): --name=value, --name value, or a
-//  bare --name for a bool. Returns how many entries were used, or -1.
+//  Sets opt from text given by flag `source`: a value, or a file's path.
 static int
-apply_flag (const cb_option_t *opts, size_t count, int argc, char **argv, int at, char *err,
+apply_text (const cb_option_t *opt, bool is_file, const char *text, const char *source, char *err,
             size_t errlen)
+{
+    return is_file ? set_from_file (opt, text, source, err, errlen)
+                   : set_value (opt, text, source, err, errlen);
+}
+
+//  One argv entry (and maybe the next): --name=value, --name value, a bare
+//  --name for a bool, or --name-file[=]PATH for a secret. Records in
+//  given[] what each option got. Returns how many entries were used, or -1.
+static int
+apply_flag (const cb_option_t *opts, size_t count, int argc, char **argv, int at,
+            unsigned char *given, char *err, size_t errlen)
 {
     const char *arg = argv[at];
     if (strncmp (arg, "--", 2) != 0) {
-        snprintf (err, errlen, "unexpected argument \"%s\" (options start with --)", arg);
+        //  Not echoed: a stray word may be a secret that lost its flag.
+        snprintf (err, errlen, "unexpected argument #%d (options start with --)", at);
         return -1;
     }
     const char *name = arg + 2;
     const char *eq = strchr (name, '=');
     size_t namelen = eq ? (size_t) (eq - name) : strlen (name);
     const cb_option_t *opt = find_option (opts, count, name, namelen);
+    bool is_file = false;
+    if (!opt && (opt = find_file_option (opts, count, name, namelen)))
+        is_file = true;
     if (!opt) {
         snprintf (err, errlen, "unknown option --%.*s (see --help)", (int) namelen, name);
         return -1;
     }
-    char source[96];
-    snprintf (source, sizeof source, "--%s", opt->name);
-    if (eq)
-        return set_value (opt, eq + 1, source, err, errlen) == 0 ? 1 : -1;
-    if (opt->type == CB_OPT_BOOL)
-        return set_value (opt, "true", source, err, errlen) == 0 ? 1 : -1;
-    if (at + 1 >= argc) {
-        snprintf (err, errlen, "option --%s needs a value", opt->name);
+    char source[112];
+    snprintf (source, sizeof source, "--%s%s", opt->name, is_file ? "-file" : "");
+    given[opt - opts] |= is_file ? GIVEN_FILE : GIVEN_VALUE;
+    if (given[opt - opts] == (GIVEN_VALUE | GIVEN_FILE)) {
+        snprintf (err, errlen, "both --%s and --%s-file given: give one", opt->name, opt->name);
         return -1;
     }
-    return set_value (opt, argv[at + 1], source, err, errlen) == 0 ? 2 : -1;
+    if (eq)
+        return apply_text (opt, is_file, eq + 1, source, err, errlen) == 0 ? 1 : -1;
+    if (opt->type == CB_OPT_BOOL && !is_file)
+        return set_value (opt, "true", source, err, errlen) == 0 ? 1 : -1;
+    if (at + 1 >= argc) {
+        snprintf (err, errlen, "option %s needs a value", source);
+        return -1;
+    }
+    return apply_text (opt, is_file, argv[at + 1], source, err, errlen) == 0 ? 2 : -1;
 }
 
 int
@@ -194,13 +336,21 @@ cb_config_parse (const char *program, const char *summary, const cb_option_t *op
         }
     if (apply_defaults_and_env (opts, count, err, errlen) != 0)
         return CB_CONFIG_ERROR;
-    for (int i = 1; i < argc;) {
-        int used = apply_flag (opts, count, argc, argv, i, err, errlen);
-        if (used < 0)
-            return CB_CONFIG_ERROR;
-        i += used;
+    unsigned char *given = calloc (count ? count : 1, 1);
+    if (!given) {
+        snprintf (err, errlen, "out of memory");
+        return CB_CONFIG_ERROR;
     }
-    return CB_CONFIG_OK;
+    int rc = CB_CONFIG_OK;
+    for (int i = 1; i < argc && rc == CB_CONFIG_OK;) {
+        int used = apply_flag (opts, count, argc, argv, i, given, err, errlen);
+        if (used < 0)
+            rc = CB_CONFIG_ERROR;
+        else
+            i += used;
+    }
+    free (given);
+    return rc;
 }
 
 int
@@ -227,7 +377,10 @@ cb_config_free (const cb_option_t *opts, size_t count)
     for (size_t i = 0; i < count; i++)
         if (opts[i].type == CB_OPT_STRING || opts[i].type == CB_OPT_ENDPOINTS) {
             char **target = (char **) opts[i].target;
-            free (*target);
+            if (opts[i].secret)
+                wipe_free (*target);
+            else
+                free (*target);
             *target = NULL;
         }
 }

@@ -5,6 +5,14 @@
  *  from CORDBANK_PG_URL, then from --pg-url=V or --pg-url V (a flag wins).
  *  An invalid value is refused with one line naming the variable or flag,
  *  and the service exits 2. Strings are copied (free with cb_config_free).
+ *
+ *  An option flagged `secret` may also be read from a file, the way
+ *  Kubernetes and Docker mount secrets: CORDBANK_PG_URL_FILE=PATH or
+ *  --pg-url-file=PATH (the whole file, trailing newlines stripped). A file
+ *  that cannot be read, is empty, or is given together with the value at
+ *  the same level (both variables, or both flags) is refused like an
+ *  invalid value. A secret's text is never printed: --help shows
+ *  "<secret>", and errors name where it came from, never what it was.
  */
 #ifndef CB_CONFIG_H
 #define CB_CONFIG_H
@@ -27,7 +35,7 @@ typedef struct {
     const char *help;
     void *target;
     int64_t min, max;    // CB_OPT_INT only
-    bool secret;         // never printed (help shows "<secret>")
+    bool secret;         // never printed (help shows "<secret>"); may come from a file
     const char *choices; // CB_OPT_STRING: the allowed values, "a|b|c" (NULL: any)
 } cb_option_t;
 

@@ -1,6 +1,10 @@
 /*  config: defaults, environment, flags, and one-line refusals. */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "common/config.h"
 
@@ -146,4 +150,167 @@ Test (config, choices)
     cr_assert_str_eq (f.level, "warn");
     cr_assert_eq (parse (2, bad, err), CB_CONFIG_ERROR);
     cr_assert (strstr (err, "--level=\"inf\"") && strstr (err, "debug|info|warn"), "%s", err);
+}
+
+//  --- secrets from files ----------------------------------------------------
+
+//  A temporary file holding text; its path in path (the caller unlinks it).
+static void
+write_file (char *path, const char *text)
+{
+    strcpy (path, "/tmp/cb-config-test-XXXXXX");
+    int fd = mkstemp (path);
+    cr_assert (fd >= 0);
+    size_t len = strlen (text);
+    cr_assert_eq (write (fd, text, len), (ssize_t) len);
+    close (fd);
+}
+
+Test (config, secret_from_env_file_strips_the_newline)
+{
+    char err[256], path[64];
+    const char *argv[] = {"t"};
+    write_file (path, "s3cret-token\n");
+    setenv ("CORDBANK_TOKEN_FILE", path, 1);
+    int rc = parse (1, argv, err);
+    unlink (path);
+    unsetenv ("CORDBANK_TOKEN_FILE");
+    cr_assert_eq (rc, CB_CONFIG_OK, "%s", err);
+    cr_assert_str_eq (f.token, "s3cret-token");
+}
+
+Test (config, secret_from_flag_file_both_forms)
+{
+    char err[256], path[64];
+    write_file (path, "tok en\r\n\n");
+    const char *eq[] = {"t", NULL}, *sep[] = {"t", "--token-file", path};
+    char flag[96];
+    snprintf (flag, sizeof flag, "--token-file=%s", path);
+    eq[1] = flag;
+    cr_assert_eq (parse (2, eq, err), CB_CONFIG_OK, "%s", err);
+    cr_assert_str_eq (f.token, "tok en");
+    cb_config_free (opts, N);
+    cr_assert_eq (parse (3, sep, err), CB_CONFIG_OK, "%s", err);
+    cr_assert_str_eq (f.token, "tok en");
+    unlink (path);
+}
+
+Test (config, a_flag_file_wins_over_the_env_value)
+{
+    char err[256], path[64];
+    write_file (path, "from-file");
+    const char *argv[] = {"t", "--token-file", path};
+    setenv ("CORDBANK_TOKEN", "from-env", 1);
+    int rc = parse (3, argv, err);
+    unlink (path);
+    cr_assert_eq (rc, CB_CONFIG_OK, "%s", err);
+    cr_assert_str_eq (f.token, "from-file");
+}
+
+Test (config, env_value_and_file_both_given_is_refused)
+{
+    char err[256], path[64];
+    const char *argv[] = {"t"};
+    write_file (path, "hunter2-file");
+    setenv ("CORDBANK_TOKEN", "hunter2-env", 1);
+    setenv ("CORDBANK_TOKEN_FILE", path, 1);
+    int rc = parse (1, argv, err);
+    unlink (path);
+    unsetenv ("CORDBANK_TOKEN_FILE");
+    cr_assert_eq (rc, CB_CONFIG_ERROR);
+    cr_assert (strstr (err, "both CORDBANK_TOKEN and CORDBANK_TOKEN_FILE"), "%s", err);
+    cr_assert (!strstr (err, "hunter2"), "%s", err);
+}
+
+Test (config, flag_value_and_file_both_given_is_refused)
+{
+    char err[256], path[64];
+    write_file (path, "hunter2-file");
+    const char *argv[] = {"t", "--token=hunter2-flag", "--token-file", path};
+    int rc = parse (4, argv, err);
+    unlink (path);
+    cr_assert_eq (rc, CB_CONFIG_ERROR);
+    cr_assert (strstr (err, "both --token and --token-file"), "%s", err);
+    cr_assert (!strstr (err, "hunter2"), "%s", err);
+}
+
+Test (config, unreadable_secret_file_names_variable_and_path)
+{
+    char err[256];
+    const char *argv[] = {"t"};
+    setenv ("CORDBANK_TOKEN_FILE", "/nonexistent/cordbank-token", 1);
+    int rc = parse (1, argv, err);
+    unsetenv ("CORDBANK_TOKEN_FILE");
+    cr_assert_eq (rc, CB_CONFIG_ERROR);
+    cr_assert (strstr (err, "CORDBANK_TOKEN_FILE=\"/nonexistent/cordbank-token\"") &&
+                   strstr (err, "No such file"),
+               "%s", err);
+}
+
+Test (config, empty_secret_file_is_refused)
+{
+    char err[256], path[64];
+    write_file (path, "\n");
+    const char *argv[] = {"t", "--token-file", path};
+    int rc = parse (3, argv, err);
+    unlink (path);
+    cr_assert_eq (rc, CB_CONFIG_ERROR);
+    cr_assert (strstr (err, "--token-file") && strstr (err, "empty"), "%s", err);
+}
+
+Test (config, only_secrets_have_a_file_flag)
+{
+    char err[256];
+    const char *argv[] = {"t", "--url-file=/etc/hostname"};
+    cr_assert_eq (parse (2, argv, err), CB_CONFIG_ERROR);
+    cr_assert (strstr (err, "unknown option --url-file"), "%s", err);
+}
+
+Test (config, invalid_secret_from_a_file_is_not_echoed)
+{
+    char *peers = NULL, err[256], path[64];
+    cb_option_t secret_peers[] = {
+        {"peers", CB_OPT_ENDPOINTS, "", "peers", &peers, 0, 0, true, NULL},
+    };
+    write_file (path, "tcp://hunter2:1,udp://hunter2:2\n");
+    const char *argv[] = {"t", "--peers-file", path};
+    int rc = cb_config_parse ("t", "test", secret_peers, 1, 3, (char **) argv, err, sizeof err);
+    unlink (path);
+    cr_assert_eq (rc, CB_CONFIG_ERROR);
+    cr_assert (strstr (err, "--peers-file") && !strstr (err, "hunter2"), "%s", err);
+    setenv ("CORDBANK_PEERS", "udp://hunter2:2", 1);
+    rc = cb_config_parse ("t", "test", secret_peers, 1, 1, (char **) argv, err, sizeof err);
+    unsetenv ("CORDBANK_PEERS");
+    cr_assert_eq (rc, CB_CONFIG_ERROR);
+    cr_assert (strstr (err, "CORDBANK_PEERS") && !strstr (err, "hunter2"), "%s", err);
+    cb_config_free (secret_peers, 1);
+}
+
+Test (config, a_stray_argument_is_not_echoed)
+{
+    char err[256];
+    const char *argv[] = {"t", "--verbose", "hunter2"};
+    cr_assert_eq (parse (3, argv, err), CB_CONFIG_ERROR);
+    cr_assert (strstr (err, "unexpected argument #2") && !strstr (err, "hunter2"), "%s", err);
+}
+
+//  --help prints <secret> for a secret's default, and its file forms.
+Test (config, help_redacts_secrets, .init = cr_redirect_stdout)
+{
+    char *token = NULL, err[256];
+    cb_option_t secret_opts[] = {
+        {"token", CB_OPT_STRING, "dev-hunter2", "bot token", &token, 0, 0, true, NULL},
+    };
+    const char *argv[] = {"t", "--help"};
+    setenv ("CORDBANK_TOKEN", "env-hunter2", 1);
+    cr_assert_eq (cb_config_parse ("t", "test", secret_opts, 1, 2, (char **) argv, err, sizeof err),
+                  CB_CONFIG_HELP);
+    fflush (stdout);
+    char out[4096] = "";
+    FILE *captured = cr_get_redirected_stdout ();
+    size_t n = fread (out, 1, sizeof out - 1, captured);
+    out[n] = '\0';
+    cr_assert (strstr (out, "(default: \"<secret>\")"), "%s", out);
+    cr_assert (strstr (out, "--token-file") && strstr (out, "CORDBANK_TOKEN_FILE"), "%s", out);
+    cr_assert (!strstr (out, "hunter2"), "%s", out);
 }
