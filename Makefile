@@ -1,9 +1,14 @@
 # cordbank — build, run and test.
 #
-#   make            build every service, the Discord simulator and the ledger load tool into build/bin
+#   make            build every service, the Discord simulator, the load tools and cordbank-keygen
+#                   (CURVE keys) into build/bin
 #   make asan       the same with ASan+UBSan into build-asan/bin
 #   make run        PostgreSQL + Redis + one instance of each service + the simulator
-#   make test       unit tests and the end-to-end test, on both builds
+#   make test       every test suite on the normal build; unit, e2e and commands also on the
+#                   ASan+UBSan build (tests/run.sh; under 15 min)
+#   make test-asan  every test suite once on the ASan+UBSan build, LeakSanitizer on (tests/run.sh asan)
+#   make valgrind   the five services under valgrind memcheck through a short load; exit 1 on a
+#                   definite leak or a memcheck error (tests/valgrind/; load/reports/latest/valgrind.json)
 #   make deps       install missing Debian packages (a no-op when all are present)
 #   make bench      the standard benchmark set, cordbank beside the peer bot, redis-benchmark and
 #                   pgbench in the same run: load/reports/<date>/ and load/reports/latest/ (load/bench.sh)
@@ -14,8 +19,13 @@
 #   make bench-ledger  cordbank-ledger-load against one balance vs pgbench, same PostgreSQL
 #   make bench-gateway events/s per core through the gateway's shards (100 simulated shards)
 #   make lighthouse    Lighthouse scores of the metrics dashboard (services/metrics/lighthouse/run.sh)
+#   make backup        a backup of the make run ledger into both pgBackRest repositories (TYPE=full|diff|incr)
+#   make backup-verify check, verify, restore the newest backup into a scratch dir, check schema and invariants
+#   make dr-drill      the primary destroyed under load and restored: RPO and RTO in load/reports/latest/dr.json
 #   make images        the five service images with buildah (localhost/cordbank-<svc>:VERSION), smoke-checked,
 #                      as OCI archives in build/images/ (deploy/image/; not part of make test)
+#   make fuzz          every libFuzzer target (tests/fuzz/) for FUZZ_TIME s each (default 60), built
+#                      with clang into build-fuzz/; load/reports/latest/fuzz.json (tests/fuzz/fuzz.mk)
 #
 # Sources generated from proto/*.proto live in $(BUILD)/gen and are never committed.
 
@@ -31,7 +41,7 @@ DEB_PACKAGES := build-essential pkg-config libzmq3-dev libczmq-dev protobuf-c-co
     libprotobuf-c-dev libpq-dev postgresql-15 postgresql-client-15 libhiredis-dev \
     redis-server redis-tools libwebsockets-dev libsodium-dev libjansson-dev zlib1g-dev \
     libcriterion-dev libcurl4-openssl-dev curl jq iproute2 procps util-linux chromium \
-    prometheus gnuplot-nox
+    prometheus gnuplot-nox valgrind pgbackrest
 
 # The release, in cordbank_build_info, the REST User-Agent and the image tags.
 VERSION := $(shell cat VERSION 2>/dev/null || echo dev)
@@ -65,14 +75,14 @@ COMMON_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(COMMON_SRC))
 LIBCOMMON  := $(BUILD)/lib/libcordbank.a
 
 BINS     := $(addprefix $(BUILD)/bin/cordbank-,$(SERVICES)) $(BUILD)/bin/cordbank-discord-sim \
-    $(BUILD)/bin/cordbank-ledger-load $(BUILD)/bin/cordbank-load
+    $(BUILD)/bin/cordbank-ledger-load $(BUILD)/bin/cordbank-load $(BUILD)/bin/cordbank-keygen
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(BUILD)/bin/unit-tests
 
 # Generated sources are never intermediate: make must not delete them.
 .SECONDARY: $(GEN_C) $(GEN_H)
 
-.PHONY: all asan deps run test test-unit test-integration bench soak chaos bench-artillery bench-ledger bench-cache bench-gateway lighthouse images clean format check-format
+.PHONY: all asan deps run test test-asan valgrind test-unit test-integration bench soak chaos bench-artillery bench-ledger bench-cache bench-gateway lighthouse images backup backup-verify dr-drill clean format check-format fuzz
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNIT_BIN)
@@ -163,9 +173,15 @@ $(BUILD)/bin/cordbank-ledger-load: $(LEDGER_LOAD_OBJ) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(LEDGER_LOAD_OBJ) $(LIBCOMMON) $(COMMON_LIBS)
 
+# CURVE certificates for --curve (deploy/keygen; docs/operations.md).
+KEYGEN_OBJ := $(BUILD)/obj/deploy/keygen/main.o
+$(BUILD)/bin/cordbank-keygen: $(KEYGEN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(KEYGEN_OBJ) -lczmq -lzmq
+
 # One runner for every module's tests (run one: unit-tests --filter 'config/*').
 # Pure service code that has unit tests is linked in by name.
-UNIT_EXTRA := $(addprefix $(BUILD)/obj/services/command/,render.o options.o validate.o) $(addprefix $(BUILD)/obj/services/gateway/,discord_json.o signature.o zstream.o gateway_proto.o ratelimit.o commands.o) \
+UNIT_EXTRA := $(addprefix $(BUILD)/obj/services/command/,render.o options.o validate.o) $(addprefix $(BUILD)/obj/services/gateway/,discord_json.o signature.o zstream.o gateway_proto.o ratelimit.o commands.o interaction_check.o) \
     $(BUILD)/obj/services/balance/ledger_sql.o \
     $(addprefix $(BUILD)/obj/services/metrics/,labels.o red.o history.o aggregate.o alerts.o alert_rules.o summary.o)
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRC))
@@ -226,6 +242,26 @@ images:
 	@deploy/deps.sh buildah debootstrap jq
 	deploy/image/build.sh
 
+# Backups of the make run ledger (deploy/backup/; docs/dr-runbook.md).
+backup:
+	deploy/backup/backup.sh $(TYPE)
+
+backup-verify: all
+	BALANCE_BIN=build/bin/cordbank-balance deploy/backup/verify.sh
+
+dr-drill: deps all
+	deploy/backup/dr-drill.sh build/bin
+
+# Every suite on build-asan/bin (tests/run.sh asan; longer than make test).
+test-asan: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) asan
+	@tests/run.sh asan
+
+# memcheck on the normal build (-O2 -g): services under valgrind, a short load, SIGTERM.
+valgrind: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all
+	tests/valgrind/run.sh build/bin
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -234,3 +270,6 @@ check-format:
 
 clean:
 	rm -rf build build-asan
+
+# libFuzzer targets: make fuzz, fuzz-build, fuzz-seeds (build-fuzz/).
+-include tests/fuzz/fuzz.mk

@@ -30,6 +30,7 @@
 #include "common/backoff.h"
 #include "common/breaker.h"
 #include "common/clock.h"
+#include "common/curve.h"
 #include "common/discovery.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -369,7 +370,7 @@ init_metrics (cb_client_t *self)
 }
 
 cb_client_t *
-cb_client_new (const char *target, const char *spec, zloop_t *loop)
+cb_client_new (const char *target, const char *spec, const cb_curve_t *curve, zloop_t *loop)
 {
     cb_discovery_t *discovery = cb_discovery_new (spec);
     if (!discovery)
@@ -382,6 +383,8 @@ cb_client_new (const char *target, const char *spec, zloop_t *loop)
     self->discovery = discovery;
     self->dealer = zsock_new (ZMQ_DEALER);
     cb_socket_tune (self->dealer, true);
+    if (curve)
+        cb_curve_client (curve, self->dealer);
     self->peers = cb_peers_new (self->dealer, loop);
     if (self->peers)
         cb_peers_on_lost (self->peers, on_peer_lost, self);

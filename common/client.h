@@ -22,6 +22,7 @@
 #include <czmq.h>
 #include <stdbool.h>
 
+#include "curve.h"
 #include "envelope.h"
 
 typedef struct cb_client cb_client_t;
@@ -36,8 +37,11 @@ typedef void (cb_reply_fn) (const Cordbank__Envelope *reply, Cordbank__Status st
                             const char *error, void *arg);
 
 //  Connects to every endpoint of `spec` (see discovery.h); NULL on an
-//  invalid spec. `target` names the service in metrics and logs.
-cb_client_t *cb_client_new (const char *target, const char *spec, zloop_t *loop);
+//  invalid spec. `target` names the service in metrics and logs. curve
+//  (borrowed, may be NULL: no CURVE) makes it a CURVE client of the
+//  cluster's servers.
+cb_client_t *cb_client_new (const char *target, const char *spec, const cb_curve_t *curve,
+                            zloop_t *loop);
 void cb_client_destroy (cb_client_t **self_p);
 
 //  Per-attempt timeout (default 1000 ms) and most attempts (default 3).

@@ -59,8 +59,13 @@ parse_dns (const char *spec, char *host, size_t hostlen, char *port, size_t port
         snprintf (err, errlen, "\"%s\": expected dns://name:port", spec);
         return -1;
     }
-    if (check_port (colon + 1, err, errlen, spec) != 0 || strlen (colon + 1) >= portlen)
+    if (check_port (colon + 1, err, errlen, spec) != 0)
         return -1;
+    //  A valid port with leading zeros ("00000001") can still be too long.
+    if (strlen (colon + 1) >= portlen) {
+        snprintf (err, errlen, "\"%s\": port must be at most %zu digits", spec, portlen - 1);
+        return -1;
+    }
     snprintf (host, hostlen, "%.*s", (int) (colon - rest), rest);
     snprintf (port, portlen, "%s", colon + 1);
     return 0;

@@ -13,9 +13,11 @@
  *  A route registered for /metrics on an admin listener replaces the
  *  built-in one (the metrics service serves its aggregate there).
  *
- *  A body over max_body is refused with 400 and a JSON error (buffers are
- *  bounded per connection); a route that exists with another method, 405;
- *  an unknown path, 404.
+ *  A body over max_body is refused with 413 and a JSON error ("request body
+ *  exceeds N bytes"; what is past the limit is read and dropped, never
+ *  kept: buffers are bounded per connection); a route that exists with
+ *  another method, 405; an unknown path, 404. A WebSocket (or any other)
+ *  upgrade is refused by closing the connection: HTTP/1.1 only.
  */
 #ifndef CB_HTTP_H
 #define CB_HTTP_H

@@ -17,7 +17,7 @@
  *  finds nothing and is dropped.
  *
  *  Bodies: accumulated up to max_body; past it the rest is read and
- *  discarded and the answer is 400, so the client always reads a response
+ *  discarded and the answer is 413, so the client always reads a response
  *  (closing on unread data would reset the connection under it). lws 4.1
  *  cannot parse chunked request bodies: those are refused with 400.
  */
@@ -459,7 +459,7 @@ conn_complete (listener_t *l, conn_t *c)
     if (c->too_large) {
         char message[80];
         snprintf (message, sizeof message, "request body exceeds %zu bytes", l->cfg.max_body);
-        conn_respond_error (c, 400, message);
+        conn_respond_error (c, 413, message);
         return;
     }
     conn_serve (l, c);
@@ -540,6 +540,11 @@ on_lws (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         drain_pipe (l);
         return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        //  HTTP only: lws would upgrade to a WebSocket on the first
+        //  protocol; the connection is closed instead, so nothing is held
+        //  or buffered for frames nobody reads.
+        return -1;
     default:
         return lws_callback_http_dummy (wsi, reason, user, in, len);
     }

@@ -2,6 +2,7 @@
  */
 #include "common/pubsub.h"
 
+#include "common/curve.h"
 #include "common/discovery.h"
 #include "common/log.h"
 #include "common/socket.h"
@@ -13,7 +14,8 @@
 typedef struct {
     zsock_t *sock;
     zloop_t *loop;
-    cb_discovery_t *discovery; // NULL when bound
+    cb_discovery_t *discovery;     // NULL when bound
+    cb_curve_watch_t *curve_watch; // bound with CURVE: refused handshakes
     int dns_timer;
 } endpoint_t;
 
@@ -27,14 +29,21 @@ on_dns (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  With CURVE the side that binds is the server, whichever of PUB and SUB
+//  it is; the side that connects, the client.
 static int
-endpoint_open (endpoint_t *ep, int type, const char *spec, bool bind, zloop_t *loop)
+endpoint_open (endpoint_t *ep, int type, const char *spec, bool bind, cb_curve_t *curve,
+               zloop_t *loop)
 {
     ep->loop = loop;
     ep->dns_timer = -1;
     ep->sock = zsock_new (type);
     cb_socket_tune (ep->sock, false);
     if (bind) {
+        if (curve && cb_curve_server (curve, ep->sock) != 0)
+            return -1;
+        if (curve)
+            ep->curve_watch = cb_curve_watch_new (ep->sock, loop, type == ZMQ_PUB ? "pub" : "sub");
         if (zsock_bind (ep->sock, "%s", spec) < 0) {
             cb_log_error (NULL, "cannot bind", "{s:s, s:s}", "endpoint", spec, "error",
                           zmq_strerror (zmq_errno ()));
@@ -42,6 +51,8 @@ endpoint_open (endpoint_t *ep, int type, const char *spec, bool bind, zloop_t *l
         }
         return 0;
     }
+    if (curve)
+        cb_curve_client (curve, ep->sock);
     ep->discovery = cb_discovery_new (spec);
     if (!ep->discovery)
         return -1;
@@ -57,6 +68,7 @@ endpoint_close (endpoint_t *ep)
     if (ep->dns_timer >= 0)
         zloop_timer_end (ep->loop, ep->dns_timer);
     cb_discovery_destroy (&ep->discovery);
+    cb_curve_watch_destroy (&ep->curve_watch);
     zsock_destroy (&ep->sock);
 }
 
@@ -65,11 +77,11 @@ struct cb_publisher {
 };
 
 cb_publisher_t *
-cb_publisher_new (const char *spec, bool bind, zloop_t *loop)
+cb_publisher_new (const char *spec, bool bind, cb_curve_t *curve, zloop_t *loop)
 {
     cb_publisher_t *self = calloc (1, sizeof *self);
     assert (self);
-    if (endpoint_open (&self->ep, ZMQ_PUB, spec, bind, loop) != 0)
+    if (endpoint_open (&self->ep, ZMQ_PUB, spec, bind, curve, loop) != 0)
         cb_publisher_destroy (&self);
     return self;
 }
@@ -123,13 +135,14 @@ on_event (zloop_t *loop, zsock_t *sock, void *arg)
 }
 
 cb_subscriber_t *
-cb_subscriber_new (const char *spec, bool bind, zloop_t *loop, cb_event_fn *fn, void *arg)
+cb_subscriber_new (const char *spec, bool bind, cb_curve_t *curve, zloop_t *loop, cb_event_fn *fn,
+                   void *arg)
 {
     cb_subscriber_t *self = calloc (1, sizeof *self);
     assert (self);
     self->fn = fn;
     self->arg = arg;
-    if (endpoint_open (&self->ep, ZMQ_SUB, spec, bind, loop) != 0) {
+    if (endpoint_open (&self->ep, ZMQ_SUB, spec, bind, curve, loop) != 0) {
         cb_subscriber_destroy (&self);
         return NULL;
     }

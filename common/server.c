@@ -8,6 +8,7 @@
 #include "common/server.h"
 
 #include "common/clock.h"
+#include "common/curve.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/rpcstats.h"
@@ -29,6 +30,7 @@ static const char *const SHED_REASONS[] = {"expired", "starting", "draining", "b
 struct cb_server {
     zsock_t *router;
     zloop_t *loop;
+    cb_curve_watch_t *curve_watch; // refused handshakes, with CURVE
     handler_t handlers[MAX_BODY_CASE];
     int port;
     size_t inflight;
@@ -210,7 +212,7 @@ cb_server_on_burst_end (cb_server_t *self, cb_burst_fn *fn, void *arg)
 }
 
 cb_server_t *
-cb_server_new (const char *endpoint, zloop_t *loop)
+cb_server_new (const char *endpoint, cb_curve_t *curve, zloop_t *loop)
 {
     cb_server_t *self = calloc (1, sizeof *self);
     assert (self);
@@ -228,6 +230,12 @@ cb_server_new (const char *endpoint, zloop_t *loop)
     }
     self->router = zsock_new (ZMQ_ROUTER);
     cb_socket_tune (self->router, false);
+    if (curve && cb_curve_server (curve, self->router) != 0) {
+        cb_server_destroy (&self);
+        return NULL;
+    }
+    if (curve)
+        self->curve_watch = cb_curve_watch_new (self->router, loop, "router");
     self->port = zsock_bind (self->router, "%s", endpoint);
     if (self->port < 0) {
         cb_log_error (NULL, "cannot bind the request socket", "{s:s, s:s}", "endpoint", endpoint,
@@ -252,6 +260,7 @@ cb_server_destroy (cb_server_t **self_p)
                          (json_int_t) self->inflight);
         if (self->router)
             zloop_reader_end (self->loop, self->router);
+        cb_curve_watch_destroy (&self->curve_watch);
         zsock_destroy (&self->router);
         free (self);
         *self_p = NULL;

@@ -19,6 +19,7 @@
 #include <czmq.h>
 #include <stdbool.h>
 
+#include "curve.h"
 #include "envelope.h"
 
 typedef struct cb_server cb_server_t;
@@ -26,8 +27,10 @@ typedef struct cb_call cb_call_t;
 typedef void (cb_handler_fn) (cb_call_t *call, void *arg);
 
 //  Binds a ROUTER on endpoint ("tcp://*:7300"; "tcp://127.0.0.1:*" takes a
-//  free port, see cb_server_port). NULL (and logged) on failure.
-cb_server_t *cb_server_new (const char *endpoint, zloop_t *loop);
+//  free port, see cb_server_port). curve (borrowed, may be NULL: no
+//  CURVE) makes it a CURVE server that admits the allowed client keys.
+//  NULL (and logged) on failure.
+cb_server_t *cb_server_new (const char *endpoint, cb_curve_t *curve, zloop_t *loop);
 //  The TCP port bound (0 for a non-TCP endpoint).
 int cb_server_port (const cb_server_t *self);
 void cb_server_destroy (cb_server_t **self_p);

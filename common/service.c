@@ -27,6 +27,7 @@ struct cb_service {
     zloop_t *loop;
     cb_health_t health;
     cb_server_t *server;
+    cb_curve_t *curve;   // NULL: --curve off
     zlistx_t *clients;   // cb_client_t *, owned
     zlistx_t *listeners; // cb_http_t *, owned; the first is the admin one
     cb_publisher_t *snapshots;
@@ -61,6 +62,47 @@ block_signals (void)
     return signalfd (-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+//  The CURVE keys, when --curve is on (checked already by
+//  cb_service_config_main: a failure here is a file changed since).
+static int
+load_curve (cb_service_t *self)
+{
+    cb_gauge_set (cb_metrics_gauge ("cordbank_curve_enabled",
+                                    "1 when ZeroMQ connections are CURVE-encrypted (--curve).",
+                                    NULL),
+                  self->config.curve.enabled ? 1 : 0);
+    if (!self->config.curve.enabled)
+        return 0;
+    char err[512];
+    self->curve = cb_curve_new (&self->config.curve, false, err, sizeof err);
+    if (!self->curve) {
+        cb_log_error (NULL, "CURVE keys could not be loaded", "{s:s}", "error", err);
+        return -1;
+    }
+    cb_log_info (NULL, "CURVE on: ZeroMQ connections are encrypted and authenticated", "{s:s}",
+                 "public_key", cb_curve_public_key (self->curve));
+    return 0;
+}
+
+int
+cb_service_config_main (const char *program, const char *summary, const cb_option_t *opts,
+                        size_t count, int argc, char **argv, const cb_service_config_t *config,
+                        bool serves)
+{
+    int rc = cb_config_main (program, summary, opts, count, argc, argv);
+    if (rc >= 0 || !config->curve.enabled)
+        return rc;
+    char err[512];
+    cb_curve_t *curve = cb_curve_new (&config->curve, serves, err, sizeof err);
+    if (curve) {
+        cb_curve_destroy (&curve);
+        return -1;
+    }
+    fprintf (stderr, "%s: %s\n", program, err);
+    cb_config_free (opts, count);
+    return 2;
+}
+
 cb_service_t *
 cb_service_new (const char *name, const cb_service_config_t *config)
 {
@@ -93,6 +135,8 @@ cb_service_new (const char *name, const cb_service_config_t *config)
     }
     zlistx_add_end (self->listeners, admin);
     self->ready_gauge = cb_metrics_gauge ("cordbank_ready", "1 when the instance is ready.", NULL);
+    if (load_curve (self) != 0)
+        cb_service_destroy (&self);
     return self;
 }
 
@@ -113,6 +157,8 @@ cb_service_destroy (cb_service_t **self_p)
         cb_http_destroy (&h);
     zlistx_destroy (&self->listeners);
     zloop_destroy (&self->loop);
+    //  After every socket: the ZAP handler answers their handshakes.
+    cb_curve_destroy (&self->curve);
     close (self->signal_fd);
     free (self->name);
     free (self->instance);
@@ -138,11 +184,17 @@ cb_service_instance (const cb_service_t *self)
     return self->instance;
 }
 
+cb_curve_t *
+cb_service_curve (cb_service_t *self)
+{
+    return self->curve;
+}
+
 int
 cb_service_serve (cb_service_t *self, const char *endpoint)
 {
     assert (!self->server);
-    self->server = cb_server_new (endpoint, self->loop);
+    self->server = cb_server_new (endpoint, self->curve, self->loop);
     if (!self->server)
         return -1;
     cb_server_set_max_inflight (self->server, (size_t) self->config.max_inflight);
@@ -168,7 +220,7 @@ cb_service_on_burst_end (cb_service_t *self, cb_burst_fn *fn, void *arg)
 cb_client_t *
 cb_service_client (cb_service_t *self, const char *target, const char *spec)
 {
-    cb_client_t *client = cb_client_new (target, spec, self->loop);
+    cb_client_t *client = cb_client_new (target, spec, self->curve, self->loop);
     if (client)
         zlistx_add_end (self->clients, client);
     return client;
@@ -306,7 +358,8 @@ cb_service_run (cb_service_t *self)
     if (start_listeners (self) != 0)
         return -1;
     if (self->config.metrics_endpoints && *self->config.metrics_endpoints) {
-        self->snapshots = cb_publisher_new (self->config.metrics_endpoints, false, self->loop);
+        self->snapshots =
+            cb_publisher_new (self->config.metrics_endpoints, false, self->curve, self->loop);
         if (!self->snapshots)
             return -1;
         zloop_timer (self->loop, (size_t) self->config.snapshot_ms, 0, on_snapshot, self);

@@ -20,6 +20,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "curve.h"
 #include "http.h"
 #include "pubsub.h"
 #include "server.h"
@@ -33,6 +34,7 @@ typedef struct {
     char *log_level;
     int64_t grace_ms;     // drain grace period after SIGTERM
     int64_t max_inflight; // requests in progress before shedding
+    cb_curve_config_t curve;
 } cb_service_config_t;
 
 //  The options every service has, for its option table:
@@ -56,20 +58,36 @@ typedef struct {
     {"grace-ms", CB_OPT_INT, "20000", "drain grace period after SIGTERM, in ms", &(cfg).grace_ms,  \
      0, 600000, false, NULL},                                                                      \
     {"max-inflight", CB_OPT_INT, "4096", "requests in progress before new ones are shed",          \
-     &(cfg).max_inflight, 1, 1000000, false, NULL}
+     &(cfg).max_inflight, 1, 1000000, false, NULL},                                                \
+    CB_CURVE_OPTIONS ((cfg).curve)
 // clang-format on
+
+//  What a service's main() does with its option table: cb_config_main,
+//  then, with --curve, loads the CURVE keys once to refuse a missing or bad
+//  file up front. serves: the service binds sockets (needs the server's
+//  secret key and the allowed keys; only the gateway does not). Returns -1
+//  to go on, or the exit code (0 after --help, 2 after an error, printed as
+//  "program: reason"; the options are freed then).
+int cb_service_config_main (const char *program, const char *summary, const cb_option_t *opts,
+                            size_t count, int argc, char **argv, const cb_service_config_t *config,
+                            bool serves);
 
 typedef struct cb_service cb_service_t;
 
 //  Sets the log and envelope identity, blocks SIGTERM/SIGINT for every
-//  thread (they are read from a signalfd on the reactor), starts the admin
-//  listener's configuration. NULL on failure (logged).
+//  thread (they are read from a signalfd on the reactor), loads the CURVE
+//  keys (--curve), starts the admin listener's configuration. NULL on
+//  failure (logged).
 cb_service_t *cb_service_new (const char *name, const cb_service_config_t *config);
 void cb_service_destroy (cb_service_t **self_p);
 
 zloop_t *cb_service_loop (cb_service_t *self);
 const char *cb_service_name (const cb_service_t *self);
 const char *cb_service_instance (const cb_service_t *self);
+
+//  The CURVE keys (NULL when --curve is off), for the sockets a service
+//  makes itself (balance's event PUB, cache's SUB, metrics' SUB).
+cb_curve_t *cb_service_curve (cb_service_t *self);
 
 //  Binds the ROUTER on endpoint; handlers are registered on it.
 int cb_service_serve (cb_service_t *self, const char *endpoint);

@@ -1,8 +1,31 @@
 #!/usr/bin/env bash
-# make test: the unit tests (normal build, then ASan+UBSan build) and the
-# end-to-end test (both builds). Prints one closing line with the totals.
+# Every test suite, in one of two modes; prints a time per suite and one
+# closing line with the totals.
+#
+#   tests/run.sh          make test: every suite on the normal build
+#                         (build/bin); the unit tests and the suites that
+#                         cover the most of our code (e2e, commands) once
+#                         more on the ASan+UBSan build (build-asan/bin).
+#                         Must stay under 15 min in CI: the other suites'
+#                         ASan runs are make test-asan's.
+#   tests/run.sh asan     make test-asan: every suite that runs our binaries,
+#                         once, on build-asan/bin, with LeakSanitizer on (a
+#                         leak at exit fails the process) and UBSan halting
+#                         at the first report. Skipped there: the suites that
+#                         do not run our build (tests/k8s/check.sh,
+#                         tests/integration/report.sh) and the fuzzers
+#                         (tests/fuzz/run.sh builds its own sanitized
+#                         targets). perf-smoke's gate compares throughput
+#                         with the peer bot: an ASan build is not measured,
+#                         so its ratios are loosened (PERF_* win when set).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+MODE=${1:-default}
+case $MODE in
+    default) NAME="make test" ;;
+    asan) NAME="make test-asan" ;;
+    *) echo "usage: tests/run.sh [default|asan]" >&2; exit 2 ;;
+esac
 passed=0 failed=0 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
@@ -29,37 +52,57 @@ run() {
     timings="$timings$(printf '%5d s  %s' $((SECONDS - started)) "$*")"$'\n'
 }
 
+# suite KIND WHERE COMMAND...: one suite; @BIN@ in COMMAND is the bin dir.
+#   both    make test: on build/bin, then on build-asan/bin; make test-asan: build-asan/bin
+#   normal  make test: on build/bin;                          make test-asan: build-asan/bin
+#   nobin   make test only: the suite does not run our build
+# make test runs the ASan build without LeakSanitizer, as it always has.
+suite() {
+    local kind=$1 where=$2; shift 2
+    if [ "$MODE" = asan ]; then
+        [ "$where" = nobin ] || run "$kind" "${@//@BIN@/build-asan/bin}"
+        return
+    fi
+    run "$kind" "${@//@BIN@/build/bin}"
+    [ "$where" != both ] || ASAN_OPTIONS=detect_leaks=0 run "$kind" "${@//@BIN@/build-asan/bin}"
+}
+
+if [ "$MODE" = asan ]; then
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+    export PERF_MIN_RATIO=${PERF_MIN_RATIO:-0.1} PERF_MAX_P99_RATIO=${PERF_MAX_P99_RATIO:-20}
+fi
+
 status=0 timings=
-run criterion build/bin/unit-tests --jobs 2
-ASAN_OPTIONS=detect_leaks=0 run criterion build-asan/bin/unit-tests --jobs 2
-run shell tests/integration/e2e.sh build/bin
-ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/e2e.sh build-asan/bin
-run shell tests/integration/commands.sh build/bin
-ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/commands.sh build-asan/bin
-run shell tests/integration/admit.sh build/bin
-ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/admit.sh build-asan/bin
-LEDGER_LOAD_S=10 run shell tests/integration/ledger.sh build/bin
-LEDGER_LOAD_S=10 ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/ledger.sh build-asan/bin
-run shell tests/integration/cache.sh build/bin
-ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/cache.sh build-asan/bin
-run shell tests/integration/rest.sh build/bin
-ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/rest.sh build-asan/bin
-run shell tests/integration/sim-server.sh build/bin
-ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/sim-server.sh build-asan/bin
-run shell tests/integration/shards.sh build/bin
-ASAN_OPTIONS=detect_leaks=0 run shell tests/integration/shards.sh build-asan/bin
-run shell tests/integration/discordjs.sh build/bin
-run shell load/peer/test.sh build/bin
-run shell tests/integration/cluster.sh build/bin
-CHAOS=short run shell tests/chaos/chaos.sh build/bin
-run shell tests/integration/perf-smoke.sh build/bin
-run shell tests/integration/report.sh build/bin
-run shell tests/integration/dashboard.sh build/bin
-run shell tests/integration/promtool.sh build/bin
-run shell tests/k8s/check.sh
+suite criterion both @BIN@/unit-tests --jobs 2
+suite shell both tests/integration/e2e.sh @BIN@
+suite shell both tests/integration/commands.sh @BIN@
+suite shell normal tests/integration/admit.sh @BIN@
+LEDGER_LOAD_S=10 suite shell normal tests/integration/ledger.sh @BIN@
+suite shell normal tests/integration/cache.sh @BIN@
+suite shell normal tests/integration/rest.sh @BIN@
+suite shell normal tests/integration/sim-server.sh @BIN@
+suite shell normal tests/integration/shards.sh @BIN@
+suite shell normal tests/integration/secrets.sh @BIN@
+suite shell normal tests/integration/curve.sh @BIN@
+suite shell normal tests/integration/backup.sh @BIN@
+suite shell normal tests/integration/discordjs.sh @BIN@
+suite shell normal load/peer/test.sh @BIN@
+suite shell normal tests/integration/cluster.sh @BIN@
+CHAOS=short suite shell normal tests/chaos/chaos.sh @BIN@
+suite shell normal tests/integration/perf-smoke.sh @BIN@
+suite shell nobin tests/integration/report.sh
+suite shell normal tests/integration/dashboard.sh @BIN@
+suite shell normal tests/integration/promtool.sh @BIN@
+suite shell nobin tests/k8s/check.sh
+FUZZ_TIME=${FUZZ_TIME:-3} suite shell nobin tests/fuzz/run.sh
 
 echo
-echo "### time per suite (make test must stay under 15 min in CI):"
+if [ "$MODE" = asan ]; then
+    echo "### time per suite (build-asan/bin; ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS):"
+else
+    echo "### time per suite (make test must stay under 15 min in CI):"
+fi
 printf '%s' "$timings"
-echo "make test: $passed passed, $failed failed"
+echo "$NAME: $passed passed, $failed failed"
 exit $status

@@ -129,26 +129,52 @@ cb_pick_ports() {
     done
 }
 
+# CURVE between the services, with CB_CURVE=1 (make run CURVE=1; off by
+# default): cb_curve_keys BIN makes the keys once per run with
+# cordbank-keygen in $CB_RUN/curve: server.key (the cluster server's
+# keypair), one keypair per service and one for cordbank-ledger-load, and
+# allowed/ with the public certificate of each (what every server admits).
+CB_CURVE_CLIENTS="gateway command balance cache metrics ledger-load"
+cb_curve_keys() {
+    [ "${CB_CURVE:-0}" = 1 ] || return 0
+    local bin=${1:-$CB_BIN} dir=$CB_RUN/curve c
+    [ -d "$dir/allowed" ] && return 0
+    # shellcheck disable=SC2086
+    "$bin/cordbank-keygen" "$dir" server $CB_CURVE_CLIENTS >/dev/null || return 1
+    mkdir -p "$dir/allowed"
+    for c in $CB_CURVE_CLIENTS; do cp "$dir/$c.key" "$dir/allowed/"; done
+}
+
+# cb_curve_args NAME: the --curve flags of service (or tool) NAME; nothing
+# without CB_CURVE=1. The gateway binds no ZeroMQ socket: no allowed keys.
+cb_curve_args() {
+    [ "${CB_CURVE:-0}" = 1 ] || return 0
+    local dir=$CB_RUN/curve
+    echo --curve --curve-cert "$dir/$1.key_secret" --curve-server-key "$dir/server.key"
+    case "$1" in gateway|ledger-load) ;; *) echo --curve-allowed-keys "$dir/allowed" ;; esac
+}
+
 # Starts one instance of each service, wired together on loopback.
 cb_start_services() {
     local bin=${1:-$CB_BIN} lo=127.0.0.1
     local common=(--metrics-endpoints "tcp://$lo:$PORT_METRICS_SUB" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000)
+    cb_curve_keys "$bin" || return 1
     cb_spawn metrics "$bin/cordbank-metrics" --instance metrics-1 --bind "tcp://$lo:$PORT_METRICS_SUB" \
-        --admin-port "$PORT_METRICS_ADMIN" "${common[@]}"
+        --admin-port "$PORT_METRICS_ADMIN" "${common[@]}" $(cb_curve_args metrics)
     cb_spawn balance "$bin/cordbank-balance" --instance balance-1 --bind "tcp://$lo:$PORT_BALANCE_RPC" \
         --events-bind "tcp://$lo:$PORT_BALANCE_EVENTS" --admin-port "$PORT_BALANCE_ADMIN" \
-        --pg-url "$PG_URL" "${common[@]}"
+        --pg-url "$PG_URL" "${common[@]}" $(cb_curve_args balance)
     cb_spawn cache "$bin/cordbank-cache" --instance cache-1 --bind "tcp://$lo:$PORT_CACHE_RPC" \
         --admin-port "$PORT_CACHE_ADMIN" --redis-url "redis://$lo:$REDIS_PORT" \
         --balance-endpoints "tcp://$lo:$PORT_BALANCE_RPC" --balance-events "tcp://$lo:$PORT_BALANCE_EVENTS" \
-        "${common[@]}" $(cb_local_limits)
+        "${common[@]}" $(cb_local_limits) $(cb_curve_args cache)
     cb_spawn command "$bin/cordbank-command" --instance command-1 --bind "tcp://$lo:$PORT_COMMAND_RPC" \
         --admin-port "$PORT_COMMAND_ADMIN" --cache-endpoints "tcp://$lo:$PORT_CACHE_RPC" \
-        --balance-endpoints "tcp://$lo:$PORT_BALANCE_RPC" "${common[@]}"
+        --balance-endpoints "tcp://$lo:$PORT_BALANCE_RPC" "${common[@]}" $(cb_curve_args command)
     # CB_GATEWAY_ARGS (an array, when set): more gateway flags, e.g. a Discord to talk to.
     cb_spawn gateway "$bin/cordbank-gateway" --instance gateway-1 --http-port "$PORT_GATEWAY_HTTP" \
         --admin-port "$PORT_GATEWAY_ADMIN" --command-endpoints "tcp://$lo:$PORT_COMMAND_RPC" "${common[@]}" \
-        ${CB_GATEWAY_ARGS[@]+"${CB_GATEWAY_ARGS[@]}"}
+        $(cb_curve_args gateway) ${CB_GATEWAY_ARGS[@]+"${CB_GATEWAY_ARGS[@]}"}
 }
 
 # The whole system for a test or a benchmark: a run dir removed on exit,
@@ -184,7 +210,7 @@ cb_start_cache() {
         --admin-port "$admin" --redis-url "redis://$lo:$REDIS_PORT" \
         --balance-endpoints "tcp://$lo:$brpc" --balance-events "tcp://$lo:$bevents" \
         --metrics-endpoints "" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000 \
-        $(cb_local_limits) "$@"
+        $(cb_local_limits) $(cb_curve_args cache) "$@"
 }
 
 # One command instance: cb_start_command NAME BIN RPC_PORT ADMIN_PORT
@@ -193,7 +219,8 @@ cb_start_command() {
     local name=$1 bin=$2 rpc=$3 admin=$4 caches=$5 balances=$6 lo=127.0.0.1; shift 6
     cb_spawn "$name" "$bin/cordbank-command" --instance "$name" --bind "tcp://$lo:$rpc" \
         --admin-port "$admin" --cache-endpoints "$caches" --balance-endpoints "$balances" \
-        --metrics-endpoints "" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000 "$@"
+        --metrics-endpoints "" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000 \
+        $(cb_curve_args command) "$@"
 }
 
 # One gateway instance: cb_start_gateway NAME BIN HTTP_PORT ADMIN_PORT
@@ -202,7 +229,8 @@ cb_start_gateway() {
     local name=$1 bin=$2 http=$3 admin=$4 commands=$5; shift 5
     cb_spawn "$name" "$bin/cordbank-gateway" --instance "$name" --http-port "$http" \
         --admin-port "$admin" --command-endpoints "$commands" \
-        --metrics-endpoints "" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000 "$@"
+        --metrics-endpoints "" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000 \
+        $(cb_curve_args gateway) "$@"
 }
 
 # One balance instance on given ports, for tests that run several or restart
@@ -213,7 +241,8 @@ cb_start_balance() {
     local name=$1 bin=$2 rpc=$3 events=$4 admin=$5 lo=127.0.0.1; shift 5
     cb_spawn "$name" "$bin/cordbank-balance" --instance "$name" --bind "tcp://$lo:$rpc" \
         --events-bind "tcp://$lo:$events" --admin-port "$admin" --pg-url "$PG_URL" \
-        --metrics-endpoints "" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000 "$@"
+        --metrics-endpoints "" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000 \
+        $(cb_curve_args balance) "$@"
 }
 
 # Waits until the admin port $1 answers 200 on /readyz (or fails after $2 s,
@@ -357,28 +386,31 @@ cb_start_cluster() {
     events=$(cb_cluster_endpoints balance events) caches=$(cb_cluster_endpoints cache rpc)
     commands=$(cb_cluster_endpoints command rpc)
     local common=(--metrics-endpoints "$metrics" --log-level "${CB_LOG_LEVEL:-info}" --grace-ms 5000)
+    cb_curve_keys "$bin" || return 1
     for k in $(seq "$n"); do
         cb_spawn "metrics-$k" "$bin/cordbank-metrics" --instance "metrics-$k" \
             --bind "tcp://$lo:$(cb_cluster_port "metrics-$k" sub)" \
-            --admin-port "$(cb_cluster_port "metrics-$k" admin)" "${common[@]}"
+            --admin-port "$(cb_cluster_port "metrics-$k" admin)" "${common[@]}" $(cb_curve_args metrics)
     done
     for k in $(seq "$n"); do
         cb_spawn "balance-$k" "$bin/cordbank-balance" --instance "balance-$k" \
             --bind "tcp://$lo:$(cb_cluster_port "balance-$k" rpc)" \
             --events-bind "tcp://$lo:$(cb_cluster_port "balance-$k" events)" \
-            --admin-port "$(cb_cluster_port "balance-$k" admin)" --pg-url "$PG_URL" "${common[@]}"
+            --admin-port "$(cb_cluster_port "balance-$k" admin)" --pg-url "$PG_URL" "${common[@]}" \
+            $(cb_curve_args balance)
     done
     for k in $(seq "$n"); do
         cb_spawn "cache-$k" "$bin/cordbank-cache" --instance "cache-$k" \
             --bind "tcp://$lo:$(cb_cluster_port "cache-$k" rpc)" \
             --admin-port "$(cb_cluster_port "cache-$k" admin)" --redis-url "redis://$lo:$REDIS_PORT" \
-            --balance-endpoints "$balances" --balance-events "$events" "${common[@]}" $(cb_local_limits)
+            --balance-endpoints "$balances" --balance-events "$events" "${common[@]}" $(cb_local_limits) \
+            $(cb_curve_args cache)
     done
     for k in $(seq "$n"); do
         cb_spawn "command-$k" "$bin/cordbank-command" --instance "command-$k" \
             --bind "tcp://$lo:$(cb_cluster_port "command-$k" rpc)" \
             --admin-port "$(cb_cluster_port "command-$k" admin)" --cache-endpoints "$caches" \
-            --balance-endpoints "$balances" "${common[@]}"
+            --balance-endpoints "$balances" "${common[@]}" $(cb_curve_args command)
     done
     for k in $(seq "$n"); do
         local shards=()
@@ -386,7 +418,8 @@ cb_start_cluster() {
         cb_spawn "gateway-$k" "$bin/cordbank-gateway" --instance "gateway-$k" \
             --http-port "$(cb_cluster_port "gateway-$k" http)" \
             --admin-port "$(cb_cluster_port "gateway-$k" admin)" --command-endpoints "$commands" \
-            "${common[@]}" ${CB_GATEWAY_ARGS[@]+"${CB_GATEWAY_ARGS[@]}"} ${shards[@]+"${shards[@]}"}
+            "${common[@]}" $(cb_curve_args gateway) ${CB_GATEWAY_ARGS[@]+"${CB_GATEWAY_ARGS[@]}"} \
+            ${shards[@]+"${shards[@]}"}
     done
 }
 

@@ -6,6 +6,8 @@
 #
 #   USERS=100 GUILDS=10 RATE=100 GATEWAY_RATE=5 SHARDS=2 DURATION=60 make run
 #   INSTANCES=3 make run     (or make run INSTANCES=3)
+#   CURVE=1 make run         ZeroMQ between the services CURVE-encrypted and
+#                            authenticated (keys made in the run dir, curve/)
 #
 # With INSTANCES=N, instance k of a service is SERVICE-k (deploy/local/ctl.sh
 # list shows them all); each client is given the static list of every
@@ -51,6 +53,8 @@ cb_log "run dir $CB_RUN"
 ln -sfn "$CB_RUN" "${TMPDIR:-/tmp}/cordbank-current"   # for deploy/local/ctl.sh
 # WAL archived with pgBackRest (make backup, make backup-verify); BACKUP=0: not.
 [[ ${BACKUP:-1} =~ ^[01]$ ]] || { echo "make run: BACKUP must be 0 or 1, got '$BACKUP'" >&2; exit 2; }
+[[ ${CURVE:-0} =~ ^[01]$ ]] || { echo "make run: CURVE must be 0 or 1, got '$CURVE'" >&2; exit 2; }
+export CB_CURVE=${CURVE:-0}
 CB_PG_ARCHIVE=${BACKUP:-1} cb_start_postgres 15432
 cb_start_redis 16379
 
@@ -102,7 +106,7 @@ EOT
 fi
 cat >&2 <<EOT
   postgresql     psql -h 127.0.0.1 -p $PG_PORT -U postgres cordbank$( [ "${BACKUP:-1}" = 1 ] && printf '\n  backups        make backup [TYPE=full], make backup-verify (pgBackRest: %s)' "$CB_RUN/backup")
-  redis          redis-cli -p $REDIS_PORT
+  redis          redis-cli -p $REDIS_PORT$( [ "$CB_CURVE" = 1 ] && printf '\n  curve          on: every ZeroMQ connection encrypted and authenticated (keys: %s)' "$CB_RUN/curve/")
   poke at it     deploy/local/ctl.sh list | kill NAME | pause NAME | restart NAME | rolling-restart SERVICE | pg-restart ...
 EOT
 

@@ -16,6 +16,7 @@ static const char *const NAMES[] = {
     [SRV_FAULT_INVALID_SESSION_RESUMABLE] = "invalid_session_resumable",
     [SRV_FAULT_CLOSE] = "close",
     [SRV_FAULT_HEARTBEAT_REQUEST] = "heartbeat_request",
+    [SRV_FAULT_OVERSIZED] = "oversized",
     [SRV_FAULT_STOP_ACKS] = "stop_acks",
     [SRV_FAULT_RATE_LIMIT_STORM] = "rate_limit_storm",
     [SRV_FAULT_SLOW_REST] = "slow_rest",
@@ -32,7 +33,7 @@ srv_fault_name (srv_fault_kind_t kind)
 bool
 srv_fault_is_connection (srv_fault_kind_t kind)
 {
-    return kind <= SRV_FAULT_HEARTBEAT_REQUEST;
+    return kind <= SRV_FAULT_OVERSIZED;
 }
 
 static void

@@ -228,7 +228,8 @@ static const char SERVE_HELP[] =
     "            POST /_sim/fault {\"fault\": NAME, \"shard\": -1, \"seconds\": S, \"scope\", "
     "\"delay_ms\", \"code\"}\n"
     "  Faults    drop, reconnect, invalid_session, invalid_session_resumable, close (code),\n"
-    "            heartbeat_request, stop_acks (seconds), rate_limit_storm (seconds, scope),\n"
+    "            heartbeat_request, oversized (a 33 MiB dispatch), stop_acks (seconds),\n"
+    "            rate_limit_storm (seconds, scope),\n"
     "            slow_rest (seconds, delay_ms), clear; --fault NAME,key=value,...,after=S at "
     "start\n";
 

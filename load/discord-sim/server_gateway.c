@@ -343,6 +343,25 @@ srv_gateway_tick (srv_gateway_t *self, int64_t now_ms)
 //  ---------------------------------------------------------------------------
 //  Faults
 
+//  A dispatch larger than any client should take (cordbank's gateway
+//  takes 32 MiB inflated): spaces, so it compresses to a few tens of KiB
+//  on a zlib-stream connection, as a bomb would.
+#define OVERSIZED_BYTES (33 * 1024 * 1024)
+
+static void
+send_oversized (ws_conn_t *c)
+{
+    static const char head[] = "{\"op\":0,\"t\":\"OVERSIZED\",\"s\":null,\"d\":{\"pad\":\"";
+    static const char tail[] = "\"}}";
+    char *json = malloc (OVERSIZED_BYTES);
+    assert (json);
+    memset (json, ' ', OVERSIZED_BYTES);
+    memcpy (json, head, sizeof head - 1);
+    memcpy (json + OVERSIZED_BYTES - (sizeof tail - 1), tail, sizeof tail - 1);
+    gw_send (c, json, OVERSIZED_BYTES);
+    free (json);
+}
+
 static void
 fault_one (srv_gateway_t *self, ws_conn_t *c, const srv_fault_t *f)
 {
@@ -373,6 +392,9 @@ fault_one (srv_gateway_t *self, ws_conn_t *c, const srv_fault_t *f)
         snprintf (text, sizeof text, "{\"op\":1,\"d\":%lld}",
                   (long long) (c->session ? c->session->seq : 0));
         gw_send (c, text, strlen (text));
+        break;
+    case SRV_FAULT_OVERSIZED:
+        send_oversized (c);
         break;
     default:
         break;

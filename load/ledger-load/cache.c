@@ -494,7 +494,7 @@ s_setup (run_t *run)
     if (!run->loop || !run->zipf || !run->reads || !run->acked || !run->caches)
         return -1;
     for (size_t i = 0; i < c->cache_count; i++) {
-        run->caches[i] = cb_client_new ("cache", c->cache_endpoints[i], run->loop);
+        run->caches[i] = cb_client_new ("cache", c->cache_endpoints[i], c->curve, run->loop);
         if (!run->caches[i]) {
             fprintf (stderr, "cordbank-ledger-load: cannot connect to %s\n", c->cache_endpoints[i]);
             return -1;
@@ -504,7 +504,7 @@ s_setup (run_t *run)
     bool writes = c->pay_concurrency > 0 || (c->seed_users > 0 && c->seed_balance > 0);
     if (writes) {
         run->writer = ll_writer_new (run->loop, c->balance_endpoints, c->cache_endpoints[0],
-                                     c->key_prefix, c->deadline_ms);
+                                     c->curve, c->key_prefix, c->deadline_ms);
         if (!run->writer) {
             fprintf (stderr, "cordbank-ledger-load: cannot connect to %s\n", c->balance_endpoints);
             return -1;

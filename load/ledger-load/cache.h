@@ -25,6 +25,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/curve.h"
+
 typedef struct {
     const char *mode;              // "cache-check" or "cache-read", for the summary
     const char *balance_endpoints; // pays and grants (one client over all of them)
@@ -44,8 +46,9 @@ typedef struct {
     int64_t seed_balance; // 0: no seeding
     int64_t deadline_ms;  // of each request
     const char *key_prefix;
-    FILE *json_file; // may be NULL
-    bool quiet;      // no per-second lines
+    FILE *json_file;         // may be NULL
+    bool quiet;              // no per-second lines
+    const cb_curve_t *curve; // CURVE keys (--curve), NULL: none
 } ll_cache_config_t;
 
 //  Runs the mode and writes the outputs. The exit code: 0, or 1 when a

@@ -18,6 +18,7 @@
 #include "load/ledger-load/zipf.h"
 #include "load/discord-sim/histogram.h"
 #include "common/config.h"
+#include "common/curve.h"
 #include "common/envelope.h"
 #include "common/log.h"
 
@@ -44,6 +45,7 @@ typedef struct {
     int64_t read_concurrency, users, guilds, first_user, requests, seed_users;
     char *repeat_ratio, *key_prefix, *acked_file, *json, *zipf;
     bool quiet, self_test;
+    cb_curve_config_t curve;
 } options_t;
 
 static int
@@ -196,7 +198,7 @@ s_flags_fit (const options_t *o)
 //  seeded, reads of them at --read-concurrency. cache-read: reads only, at
 //  --concurrency, over --users members of --guilds guilds.
 static int
-s_run_cache (const options_t *o, const char *prefix)
+s_run_cache (const options_t *o, const char *prefix, const cb_curve_t *curve)
 {
     bool check = strcmp (o->mode, "cache-check") == 0;
     char *caches[ENDPOINT_MAX];
@@ -210,7 +212,8 @@ s_run_cache (const options_t *o, const char *prefix)
                                 .seed_balance = o->seed_balance,
                                 .deadline_ms = o->deadline_ms,
                                 .key_prefix = prefix,
-                                .quiet = o->quiet};
+                                .quiet = o->quiet,
+                                .curve = curve};
     if (check) {
         config.pay_concurrency = o->concurrency;
         config.read_concurrency = o->read_concurrency;
@@ -243,7 +246,7 @@ s_run_cache (const options_t *o, const char *prefix)
 }
 
 static int
-s_run (const options_t *o)
+s_run (const options_t *o, const cb_curve_t *curve)
 {
     if (o->self_test)
         return s_self_test ();
@@ -256,7 +259,7 @@ s_run (const options_t *o)
         cb_identity_set ("ledger-load", prefix);
         cb_log_init ("ledger-load", prefix);
         cb_log_set_level (CB_LOG_WARN);
-        return s_run_cache (o, prefix);
+        return s_run_cache (o, prefix, curve);
     }
     char *list = strdup (o->endpoints);
     ll_config_t config = {.endpoints = endpoints,
@@ -269,7 +272,8 @@ s_run (const options_t *o)
                           .max_attempts = o->max_attempts,
                           .seed_balance = o->seed_balance,
                           .key_prefix = prefix,
-                          .quiet = o->quiet};
+                          .quiet = o->quiet,
+                          .curve = curve};
     bool failed = !list ||
                   s_split_endpoints (list, endpoints, &config.endpoint_count, "balance-endpoints",
                                      "CORDBANK_BALANCE_ENDPOINTS") != 0 ||
@@ -351,11 +355,20 @@ main (int argc, char **argv)
          &o.seed_users, 0, LL_ZIPF_MAX_N, false, NULL},
         {"self-test", CB_OPT_BOOL, "false", "run the built-in tests and exit", &o.self_test, 0, 0,
          false, NULL},
+        CB_CURVE_CLIENT_OPTIONS (o.curve),
     };
     size_t count = sizeof opts / sizeof opts[0];
     int rc = cb_config_main (PROGRAM, SUMMARY, opts, count, argc, argv);
     if (rc < 0) {
-        rc = sodium_init () < 0 ? 1 : s_run (&o);
+        char err[512];
+        cb_curve_t *curve =
+            o.curve.enabled ? cb_curve_new (&o.curve, false, err, sizeof err) : NULL;
+        if (o.curve.enabled && !curve) {
+            fprintf (stderr, PROGRAM ": %s\n", err);
+            rc = 2;
+        } else
+            rc = sodium_init () < 0 ? 1 : s_run (&o, curve);
+        cb_curve_destroy (&curve);
         cb_config_free (opts, count);
     }
     return rc;

@@ -74,6 +74,7 @@ struct run {
     size_t seconds_printed;
     uint64_t mismatches_shown;
     bool stopping; // answers from now on only close their requests
+    bool filling;  // s_fill is on the stack: a callback must not re-enter it
 };
 
 static void s_send (op_t *op);
@@ -369,22 +370,31 @@ s_start_load (run_t *run)
     return 0;
 }
 
-//  Starts requests while slots are free and the phase wants more.
+//  Starts requests while slots are free and the phase wants more: at most
+//  one round of slots per call, and never from inside itself, so that
+//  requests failing at once (no instance connected, a breaker open: the
+//  callback runs inside cb_client_call) can neither recurse nor spin here;
+//  the tick comes back for the rest.
 static void
 s_fill (run_t *run)
 {
-    size_t slots = (size_t) run->config->concurrency;
-    if (run->phase == PHASE_SEED)
-        while (run->open_count < slots && run->seed_next < (size_t) run->config->accounts)
-            s_start_seed (run);
-    if (run->phase != PHASE_LOAD || cb_mono_ms () >= run->end_ms)
+    if (run->filling)
         return;
-    while (run->open_count < slots)
-        if (s_start_load (run) != 0) {
-            fprintf (stderr, "cordbank-ledger-load: out of memory; stopping the load\n");
-            run->end_ms = cb_mono_ms ();
-            return;
-        }
+    run->filling = true;
+    size_t slots = (size_t) run->config->concurrency, budget = slots;
+    if (run->phase == PHASE_SEED)
+        for (; budget > 0 && run->open_count < slots &&
+               run->seed_next < (size_t) run->config->accounts;
+             budget--)
+            s_start_seed (run);
+    if (run->phase == PHASE_LOAD && cb_mono_ms () < run->end_ms)
+        for (; budget > 0 && run->open_count < slots; budget--)
+            if (s_start_load (run) != 0) {
+                fprintf (stderr, "cordbank-ledger-load: out of memory; stopping the load\n");
+                run->end_ms = cb_mono_ms ();
+                break;
+            }
+    run->filling = false;
 }
 
 static void
@@ -445,9 +455,12 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     case PHASE_SEED:
         if (run->seed_next >= (size_t) run->config->accounts && run->open_count == 0)
             s_begin_load (run, now);
+        else
+            s_fill (run);
         break;
     case PHASE_LOAD:
         s_print_seconds (run, now);
+        s_fill (run);
         if (now >= run->end_ms) {
             //  Long enough for every open request to use all its attempts.
             const ll_config_t *c = run->config;
@@ -522,7 +535,8 @@ ll_run (const ll_config_t *config)
     if (run.loop && run.keys && run.report && run.clients) {
         bool ok = true;
         for (size_t i = 0; ok && i < config->endpoint_count; i++) {
-            run.clients[i] = cb_client_new ("balance", config->endpoints[i], run.loop);
+            run.clients[i] =
+                cb_client_new ("balance", config->endpoints[i], config->curve, run.loop);
             if (run.clients[i])
                 cb_client_set_attempts (run.clients[i], config->deadline_ms, 1);
             else {

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/curve.h"
+
 typedef struct {
     char **endpoints; // one balance instance each (a dns:// spec may be several)
     size_t endpoint_count;
@@ -27,9 +29,10 @@ typedef struct {
     int64_t max_attempts; // per request, the first included
     int64_t seed_balance; // granted to each account first (0: no seeding)
     const char *key_prefix;
-    FILE *acked_file; // may be NULL; written at the end, then closed by the caller
-    FILE *json_file;  // may be NULL
-    bool quiet;       // no per-second lines
+    FILE *acked_file;        // may be NULL; written at the end, then closed by the caller
+    FILE *json_file;         // may be NULL
+    bool quiet;              // no per-second lines
+    const cb_curve_t *curve; // CURVE keys (--curve), NULL: none
 } ll_config_t;
 
 //  Runs the whole load and writes the outputs. Returns the exit code: 0,

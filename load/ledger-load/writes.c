@@ -40,7 +40,7 @@ struct ll_writer {
 
 ll_writer_t *
 ll_writer_new (zloop_t *loop, const char *balance_spec, const char *cache_endpoint,
-               const char *key_prefix, int64_t deadline_ms)
+               const cb_curve_t *curve, const char *key_prefix, int64_t deadline_ms)
 {
     assert (loop && balance_spec && cache_endpoint && key_prefix && deadline_ms > 0);
     ll_writer_t *self = calloc (1, sizeof *self);
@@ -48,8 +48,8 @@ ll_writer_new (zloop_t *loop, const char *balance_spec, const char *cache_endpoi
         return NULL;
     self->deadline_ms = deadline_ms;
     self->key_prefix = strdup (key_prefix);
-    self->balance = cb_client_new ("balance", balance_spec, loop);
-    self->cache = cb_client_new ("cache", cache_endpoint, loop);
+    self->balance = cb_client_new ("balance", balance_spec, curve, loop);
+    self->cache = cb_client_new ("cache", cache_endpoint, curve, loop);
     if (!self->key_prefix || !self->balance || !self->cache) {
         ll_writer_destroy (&self);
         return NULL;

@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/curve.h"
+
 //  A transfer touches the payer and the payee (and, for grants, the mint).
 #define LL_WRITES_ACCOUNTS_MAX 4
 
@@ -43,8 +45,9 @@ typedef struct ll_writer ll_writer_t;
 //  Clients of balance (balance_spec: one or more endpoints) and of the
 //  cache instance that gets the write-throughs; keys are PREFIX-w<N>. Each
 //  call's deadline is deadline_ms. NULL when an endpoint is invalid.
+//  curve: CURVE keys (borrowed), NULL for none.
 ll_writer_t *ll_writer_new (zloop_t *loop, const char *balance_spec, const char *cache_endpoint,
-                            const char *key_prefix, int64_t deadline_ms);
+                            const cb_curve_t *curve, const char *key_prefix, int64_t deadline_ms);
 //  Transfers still open are dropped: their callbacks do not run.
 void ll_writer_destroy (ll_writer_t **self_p);
 

@@ -81,7 +81,8 @@ s_serve (cb_service_t *svc, const config_t *cfg)
         return 1;
     zloop_t *loop = cb_service_loop (svc);
     ledger_t *ledger = ledger_new (loop, &ledger_config);
-    cb_publisher_t *events = cb_publisher_new (cfg->events_bind, true, loop);
+    cb_publisher_t *events =
+        cb_publisher_new (cfg->events_bind, true, cb_service_curve (svc), loop);
     handlers_t *handlers = ledger && events ? handlers_new (ledger, events, &rewards) : NULL;
     invariants_watch_t *watch = NULL;
     if (handlers && cfg->invariant_check_s > 0)
@@ -144,8 +145,9 @@ main (int argc, char **argv)
          &cfg.check_invariants, 0, 0, false, NULL},
     };
     size_t n = sizeof opts / sizeof opts[0];
-    int rc = cb_config_main ("cordbank-balance", "the ledger: balances and transfers in PostgreSQL",
-                             opts, n, argc, argv);
+    int rc = cb_service_config_main ("cordbank-balance",
+                                     "the ledger: balances and transfers in PostgreSQL", opts, n,
+                                     argc, argv, &cfg.base, true);
     if (rc >= 0)
         return rc;
     rc = s_validate (&cfg);

@@ -43,12 +43,8 @@ parse_redis_url (const char *url, cache_redis_addr_t *addr)
     char err[160];
     if (cache_redis_parse_url (url, addr, err, sizeof err) == 0)
         return 0;
-    //  A URL with credentials is not echoed: they would end up in logs.
-    if (strchr (url, '@'))
-        fprintf (stderr, "cordbank-cache: invalid CORDBANK_REDIS_URL/--redis-url: %s\n", err);
-    else
-        fprintf (stderr, "cordbank-cache: invalid CORDBANK_REDIS_URL/--redis-url=\"%s\": %s\n", url,
-                 err);
+    //  The URL is a secret (it may carry a password): never echoed.
+    fprintf (stderr, "cordbank-cache: invalid CORDBANK_REDIS_URL/--redis-url: %s\n", err);
     return -1;
 }
 
@@ -65,8 +61,8 @@ serve (cb_service_t *svc, const config_t *cfg, const cache_redis_addr_t *addr, c
     cache->balance = cb_service_client (svc, "balance", cfg->balance_endpoints);
     cache->redis = cache_redis_new (addr, cb_service_loop (svc));
     cache_admit_t *admit = cache->redis ? cache_admit_new (cache->redis, &cfg->admit) : NULL;
-    cb_subscriber_t *events = cb_subscriber_new (cfg->balance_events, false, cb_service_loop (svc),
-                                                 cache_on_event, cache);
+    cb_subscriber_t *events = cb_subscriber_new (cfg->balance_events, false, cb_service_curve (svc),
+                                                 cb_service_loop (svc), cache_on_event, cache);
     int rc = 1;
     if (cache->balance && cache->redis && events && admit) {
         cb_service_handle (svc, CORDBANK__ENVELOPE__BODY_BALANCE_GET_REQUEST, cache_on_get, cache);
@@ -97,7 +93,7 @@ main (int argc, char **argv)
         {"bind", CB_OPT_STRING, "tcp://127.0.0.1:7400", "ROUTER endpoint", &cfg.bind, 0, 0, false,
          NULL},
         {"redis-url", CB_OPT_STRING, "redis://127.0.0.1:6379", "Redis: redis://host[:port][/db]",
-         &cfg.redis_url, 0, 0, false, NULL},
+         &cfg.redis_url, 0, 0, true, NULL},
         {"balance-endpoints", CB_OPT_ENDPOINTS, "tcp://127.0.0.1:7300",
          "balance ROUTER endpoints (read-through)", &cfg.balance_endpoints, 0, 0, false, NULL},
         {"balance-events", CB_OPT_ENDPOINTS, "tcp://127.0.0.1:7302",
@@ -125,8 +121,9 @@ main (int argc, char **argv)
          &cfg.admit.dedup_ttl_s, 1, 86400, false, NULL},
     };
     size_t n = sizeof opts / sizeof opts[0];
-    int rc = cb_config_main ("cordbank-cache", "balances from Redis, read-through to balance", opts,
-                             n, argc, argv);
+    int rc =
+        cb_service_config_main ("cordbank-cache", "balances from Redis, read-through to balance",
+                                opts, n, argc, argv, &cfg.base, true);
     if (rc >= 0)
         return rc;
     cache_redis_addr_t addr;

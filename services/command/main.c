@@ -70,9 +70,9 @@ main (int argc, char **argv)
          1, INT64_MAX, false, NULL},
     };
     size_t count = sizeof opts / sizeof opts[0];
-    int rc = cb_config_main ("cordbank-command",
-                             "Discord command logic: options, refusals, ledger calls, replies",
-                             opts, count, argc, argv);
+    int rc = cb_service_config_main (
+        "cordbank-command", "Discord command logic: options, refusals, ledger calls, replies", opts,
+        count, argc, argv, &cfg.base, true);
     if (rc >= 0)
         return rc;
     rc = serve (&cfg);

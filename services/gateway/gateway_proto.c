@@ -158,8 +158,10 @@ gw_connect_url (const char *base)
     while (len > 0 && base[len - 1] == '/')
         len--;
     //  "wss://host" gets "/?v=..."; a URL with a path keeps it: "ws://h/resume?v=...".
+    //  The host starts past "://" only when that is within the kept length
+    //  ("wss://" keeps "wss:", and its host would start past the end).
     const char *host = strstr (base, "://");
-    host = host ? host + 3 : base;
+    host = host && (size_t) (host - base) + 3 <= len ? host + 3 : base;
     const char *path = memchr (host, '/', len - (size_t) (host - base));
     const char *query = path ? "?v=10&encoding=json&compress=zlib-stream"
                              : "/?v=10&encoding=json&compress=zlib-stream";

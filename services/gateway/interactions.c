@@ -2,7 +2,9 @@
  *  interactions.h).
  *
  *  Order of checks: the signature first (an unsigned request learns nothing
- *  about our parser), then the JSON. Every request gets a new trace id,
+ *  about our parser), then the JSON, then the replay window (a valid
+ *  signature from too long ago, or too far ahead, is refused 401 all the
+ *  same: it may be a captured request sent again). Every request gets a new trace id,
  *  which travels to command and back and is on every log line about it.
  *
  *  An interaction waiting on command is an interaction_t held by its
@@ -47,6 +49,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "discord_json.h"
+#include "interaction_check.h"
 
 #define DM_TEXT      "cordbank works inside servers only."
 #define TROUBLE_TEXT "cordbank is having trouble right now; please try again in a moment."
@@ -80,6 +83,7 @@ struct gw_interactions {
     uint8_t public_key[GW_PUBLIC_KEY_BYTES];
     int64_t reply_budget_ms;
     size_t max_inflight; // commands waiting on command before new ones are shed
+    int64_t max_skew_s;  // replay window of X-Signature-Timestamp, either way
     gw_rest_t *rest;     // borrowed; NULL: no defer, no Gateway interactions
     int64_t defer_after_ms, deferred_budget_ms;
     zloop_t *loop;
@@ -131,6 +135,7 @@ gw_interactions_new (cb_client_t *command, const uint8_t public_key[GW_PUBLIC_KE
     memcpy (self->public_key, public_key, GW_PUBLIC_KEY_BYTES);
     self->reply_budget_ms = reply_budget_ms;
     self->max_inflight = SIZE_MAX;
+    self->max_skew_s = GW_MAX_SKEW_S;
     char labels[128];
     for (int t = 0; t < TYPE_COUNT; t++) {
         for (int o = 0; o < OUTCOME_COUNT; o++) {
@@ -171,6 +176,13 @@ gw_interactions_set_max_inflight (gw_interactions_t *self, size_t max_inflight)
 {
     assert (self && max_inflight > 0);
     self->max_inflight = max_inflight;
+}
+
+void
+gw_interactions_set_max_skew (gw_interactions_t *self, int64_t max_skew_s)
+{
+    assert (self && max_skew_s > 0);
+    self->max_skew_s = max_skew_s;
 }
 
 void
@@ -543,40 +555,42 @@ type_of (int64_t type)
     return type == GW_INTERACTION_APPLICATION_COMMAND ? TYPE_COMMAND : TYPE_OTHER;
 }
 
-static bool
-signature_ok (const gw_interactions_t *self, cb_http_request_t *request)
-{
-    size_t size;
-    const uint8_t *body = cb_http_request_body (request, &size);
-    return gw_signature_valid (
-        self->public_key, cb_http_request_header (request, "x-signature-ed25519"),
-        cb_http_request_header (request, "x-signature-timestamp"), body, size);
-}
-
 void
 gw_interactions_handle (cb_http_request_t *request, void *arg)
 {
     gw_interactions_t *self = arg;
     interaction_t *it = interaction_new (self);
     it->request = request;
-    if (!signature_ok (self, request)) {
-        finish_refused (it, 401, "invalid request signature");
-        return;
-    }
     size_t size;
     const uint8_t *body = cb_http_request_body (request, &size);
     gw_interaction_t parsed;
     char why[200];
-    int rc = gw_interaction_parse (body, size, &parsed, why, sizeof why);
+    gw_check_t check = gw_interaction_check (
+        self->public_key, cb_http_request_header (request, "x-signature-ed25519"),
+        cb_http_request_header (request, "x-signature-timestamp"), body, size, &parsed, why,
+        sizeof why);
     it->type = type_of (parsed.type);
-    if (rc != 0)
+    if (check != GW_CHECK_UNAUTHORIZED &&
+        gw_timestamp_check (cb_http_request_header (request, "x-signature-timestamp"),
+                            cb_now_ms () / 1000, self->max_skew_s, why, sizeof why) != 0)
+        check = GW_CHECK_UNAUTHORIZED;
+    switch (check) {
+    case GW_CHECK_UNAUTHORIZED:
+        finish_refused (it, 401, why);
+        break;
+    case GW_CHECK_BAD_REQUEST:
         finish_refused (it, 400, why);
-    else if (parsed.type == GW_INTERACTION_PING) {
+        break;
+    case GW_CHECK_PING: {
         char *json = gw_json_pong ();
         finish (it, 200, json, OUTCOME_OK, NULL);
         free (json);
-    } else
+        break;
+    }
+    case GW_CHECK_COMMAND:
         dispatch (it, parsed.command);
+        break;
+    }
     gw_interaction_clear (&parsed);
 }
 

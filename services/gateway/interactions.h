@@ -46,6 +46,12 @@ void gw_interactions_handle (cb_http_request_t *request, void *arg);
 //  as is one command shed as BUSY. Default: no limit.
 void gw_interactions_set_max_inflight (gw_interactions_t *self, size_t max_inflight);
 
+//  The replay window of POST /interactions: a request whose
+//  X-Signature-Timestamp is further than max_skew_s from now, either way,
+//  is refused with 401 even when its signature is valid. Default
+//  GW_MAX_SKEW_S.
+void gw_interactions_set_max_skew (gw_interactions_t *self, int64_t max_skew_s);
+
 void gw_interactions_set_rest (gw_interactions_t *self, zloop_t *loop, gw_rest_t *rest,
                                int64_t defer_after_ms, int64_t deferred_budget_ms);
 

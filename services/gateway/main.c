@@ -43,6 +43,7 @@ typedef struct {
     char *command_endpoints;
     char *public_key;
     int64_t reply_budget_ms;
+    int64_t interaction_max_skew_s;
     char *discord_api_url;
     char *discord_token;
     char *application_id;
@@ -62,6 +63,7 @@ static const char SUMMARY[] =
     "Discord's HTTP interactions endpoint and REST client.\n\n"
     "POST /interactions on --http-bind:--http-port checks the Ed25519 signature\n"
     "(X-Signature-Ed25519 over X-Signature-Timestamp + body) against --public-key,\n"
+    "refuses a timestamp further than --interaction-max-skew-s from now (a replay),\n"
     "answers PINGs, and sends each slash command to the command service\n"
     "(--command-endpoints), answering Discord within --reply-budget-ms: with\n"
     "command's reply, or an ephemeral \"having trouble\" message when command is\n"
@@ -81,7 +83,8 @@ static const char SUMMARY[] =
     "DISCORD_PUBLIC_KEY, SHARD_COUNT and GATEWAY_REPLICAS are read when the CORDBANK_ names\n"
     "are not set.";
 
-//  The plain names, read when the CORDBANK_ variable is not set.
+//  The plain names, read when neither the CORDBANK_ variable nor
+//  its _FILE form is set (either wins over the plain name).
 static void
 env_fallbacks (void)
 {
@@ -93,8 +96,10 @@ env_fallbacks (void)
         {"GATEWAY_REPLICAS", "CORDBANK_GATEWAY_REPLICAS"},
     };
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        char file_var[64];
+        snprintf (file_var, sizeof file_var, "%s_FILE", pairs[i][1]);
         const char *value = getenv (pairs[i][0]);
-        if (value && !getenv (pairs[i][1]))
+        if (value && !getenv (pairs[i][1]) && !getenv (file_var))
             setenv (pairs[i][1], value, 0);
     }
 }
@@ -256,8 +261,10 @@ serve (const config_t *cfg, const uint8_t key[GW_PUBLIC_KEY_BYTES])
     discord_t discord = {0};
     readiness_t readiness = {command, &discord};
     int rc = 1;
-    if (interactions)
+    if (interactions) {
         gw_interactions_set_max_inflight (interactions, (size_t) cfg->base.max_inflight);
+        gw_interactions_set_max_skew (interactions, cfg->interaction_max_skew_s);
+    }
     if (interactions && discord_start (&discord, cfg, svc, command, interactions) == 0) {
         cb_http_route (http, "POST", "/interactions", gw_interactions_handle, interactions);
         cb_service_set_ready_check (svc, gateway_ready, &readiness);
@@ -429,10 +436,14 @@ main (int argc, char **argv)
          false, NULL},
         {"public-key", CB_OPT_STRING, GW_DEV_PUBLIC_KEY,
          "the Discord application's Ed25519 public key, 64 hex characters", &cfg.public_key, 0, 0,
-         false, NULL},
+         true, NULL},
         {"reply-budget-ms", CB_OPT_INT, "2500",
          "time allowed to command before the trouble message (Discord waits 3 s)",
          &cfg.reply_budget_ms, 100, 2900, false, NULL},
+        {"interaction-max-skew-s", CB_OPT_INT, "300",
+         "replay window: refuse (401) an interaction whose X-Signature-Timestamp is further "
+         "than this from now, either way, even when its signature is valid",
+         &cfg.interaction_max_skew_s, 1, 86400, false, NULL},
         {"discord-api-url", CB_OPT_STRING, "https://discord.com/api/v10",
          "Discord's REST API base (a simulator's in tests)", &cfg.discord_api_url, 0, 0, false,
          NULL},
@@ -456,7 +467,7 @@ main (int argc, char **argv)
          &cfg.intents, 0, 4194303, false, NULL},
         {"redis-url", CB_OPT_STRING, "",
          "redis://host[:port][/db] shared by the gateway pods (REST limits); empty: per pod",
-         &cfg.redis_url, 0, 0, false, NULL},
+         &cfg.redis_url, 0, 0, true, NULL},
         {"defer-after-ms", CB_OPT_INT, "2500",
          "with a token: defer (type 5) a command not answered by then, edit its reply in later",
          &cfg.defer_after_ms, 100, 2800, false, NULL},
@@ -476,7 +487,9 @@ main (int argc, char **argv)
     };
     size_t n = sizeof opts / sizeof opts[0];
     env_fallbacks ();
-    int rc = cb_config_main ("cordbank-gateway", SUMMARY, opts, n, argc, argv);
+    //  The gateway binds no ZeroMQ socket: a CURVE client only.
+    int rc =
+        cb_service_config_main ("cordbank-gateway", SUMMARY, opts, n, argc, argv, &cfg.base, false);
     if (rc >= 0)
         return rc;
     uint8_t key[GW_PUBLIC_KEY_BYTES];

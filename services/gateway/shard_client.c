@@ -310,7 +310,7 @@ on_lws (struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 }
 
 static const struct lws_protocols PROTOCOLS[] = {
-    {"discord-gateway", on_lws, 0, 64 * 1024, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
+    {"discord-gateway", on_lws, 0, GW_RX_BUFFER, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 //  ---------------------------------------------------------------------------
 //  The thread: its shards, the service loop, the two-step stop

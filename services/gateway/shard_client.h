@@ -33,6 +33,9 @@
 
 //  Largest inflated Gateway message (a big guild's GUILD_CREATE is MBs).
 #define GW_MAX_GATEWAY_MESSAGE (32 * 1024 * 1024)
+//  lws's receive buffer per shard connection: a frame arrives in pieces of
+//  at most this, and an uncompressed (text) message must fit in one.
+#define GW_RX_BUFFER (64 * 1024)
 
 //  The lws thread's own copy of the configuration.
 typedef struct {

@@ -347,9 +347,13 @@ shard_receive (shard_t *s, const uint8_t *in, size_t len)
 {
     bool end = lws_is_final_fragment (s->wsi) && lws_remaining_packet_payload (s->wsi) == 0;
     if (!lws_frame_is_binary (s->wsi)) {
-        //  Uncompressed text: only whole messages (we asked for zlib-stream).
-        if (!lws_is_first_fragment (s->wsi) || !end)
+        //  Uncompressed text: only whole messages in one receive buffer (we
+        //  asked for zlib-stream), so nothing is ever accumulated here.
+        if (!lws_is_first_fragment (s->wsi) || !end) {
+            cb_log_warn (NULL, "uncompressed gateway message larger than one receive buffer",
+                         "{s:i, s:i}", "shard", s->id, "limit", GW_RX_BUFFER);
             return drop (s, "decode_error");
+        }
         return on_message (s, (const char *) in, len);
     }
     int rc = gw_zstream_feed (s->zstream, in, len, end);

@@ -29,6 +29,27 @@ gw_public_key_parse (const char *hex, uint8_t key[GW_PUBLIC_KEY_BYTES], char *er
     return 0;
 }
 
+int
+gw_timestamp_check (const char *timestamp, int64_t now_s, int64_t max_skew_s, char *err,
+                    size_t errlen)
+{
+    size_t len = timestamp ? strlen (timestamp) : 0;
+    //  At most 12 digits (year 33658): no overflow, and no sign or space.
+    if (len == 0 || len > 12 || strspn (timestamp, "0123456789") != len) {
+        snprintf (err, errlen, "X-Signature-Timestamp is not a time in Unix seconds");
+        return -1;
+    }
+    int64_t skew = now_s - strtoll (timestamp, NULL, 10);
+    if (skew > max_skew_s || skew < -max_skew_s) {
+        snprintf (err, errlen,
+                  "X-Signature-Timestamp is %lld s %s (more than %lld s): refused as a replay",
+                  (long long) (skew > 0 ? skew : -skew), skew > 0 ? "old" : "in the future",
+                  (long long) max_skew_s);
+        return -1;
+    }
+    return 0;
+}
+
 bool
 gw_signature_valid (const uint8_t key[GW_PUBLIC_KEY_BYTES], const char *signature_hex,
                     const char *timestamp, const uint8_t *body, size_t size)

@@ -1,5 +1,6 @@
 /*  signature — Discord's request signature: Ed25519, detached, over the
- *  X-Signature-Timestamp text followed by the raw request body.
+ *  X-Signature-Timestamp text followed by the raw request body; and the
+ *  replay window that timestamp must fall in.
  */
 #ifndef GW_SIGNATURE_H
 #define GW_SIGNATURE_H
@@ -9,6 +10,9 @@
 #include <stdint.h>
 
 #define GW_PUBLIC_KEY_BYTES 32
+//  Default replay window: a signed request may be this far from now, either
+//  way (Discord sends at once; clocks drift a little).
+#define GW_MAX_SKEW_S 300
 
 //  The public half of the local development key pair (never for production;
 //  the Discord simulator signs with its seed by default).
@@ -23,5 +27,13 @@ int gw_public_key_parse (const char *hex, uint8_t key[GW_PUBLIC_KEY_BYTES], char
 //  timestamp || body. Any malformed input is simply not valid.
 bool gw_signature_valid (const uint8_t key[GW_PUBLIC_KEY_BYTES], const char *signature_hex,
                          const char *timestamp, const uint8_t *body, size_t size);
+
+//  The replay window: timestamp (X-Signature-Timestamp, Unix seconds in
+//  decimal) must be within max_skew_s of now_s, either way. A valid
+//  signature proves who signed, not when the request was sent: without
+//  this, a request captured once (a /pay) could be sent again at any time.
+//  0, or -1 with the reason in err.
+int gw_timestamp_check (const char *timestamp, int64_t now_s, int64_t max_skew_s, char *err,
+                        size_t errlen);
 
 #endif

@@ -248,7 +248,8 @@ serve (cb_service_t *svc, const config_t *cfg)
     state.history = history_new ();
     state.alerts = alerts_new (cfg->alert_for_ms);
     zloop_t *loop = cb_service_loop (svc);
-    cb_subscriber_t *snapshots = cb_subscriber_new (cfg->bind, true, loop, on_envelope, &state);
+    cb_subscriber_t *snapshots =
+        cb_subscriber_new (cfg->bind, true, cb_service_curve (svc), loop, on_envelope, &state);
     int rc = 1;
     if (state.aggregate && state.history && state.alerts && snapshots) {
         aggregate_on_forget (state.aggregate, on_forget, state.history);
@@ -286,7 +287,8 @@ main (int argc, char **argv)
          &cfg.alert_for_ms, -1, 86400000, false, NULL},
     };
     size_t n = sizeof opts / sizeof opts[0];
-    int rc = cb_config_main ("cordbank-metrics", SUMMARY, opts, n, argc, argv);
+    int rc =
+        cb_service_config_main ("cordbank-metrics", SUMMARY, opts, n, argc, argv, &cfg.base, true);
     if (rc >= 0)
         return rc;
     if (cfg.forget_after_ms < cfg.down_after_ms) {

@@ -251,6 +251,9 @@ restart_ahead() {
         mapfile -t args <<<"${argv_of[$s]}"
         cb_spawn "$s" env CORDBANK_FAKE_NOW_MS=$(($(date +%s%3N) + $1 * 60 * 1000)) "${args[@]}"
     done
+    # The simulator signs with the same clock: the gateway refuses an
+    # X-Signature-Timestamp more than 300 s from its own now (a replay).
+    export CORDBANK_FAKE_NOW_MS=$(($(date +%s%3N) + $1 * 60 * 1000))
     cb_wait_ready 30
 }
 restart_ahead 61 || exit 1

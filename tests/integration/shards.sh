@@ -3,7 +3,9 @@
 # pods (ordinals 0 and 1) sharing Redis for identify spacing, plus command,
 # cache and balance. Interactions are dispatched over the Gateway while each
 # fault is injected (drop, reconnect, invalid_session,
-# invalid_session_resumable, stop_acks): every interaction must be answered
+# invalid_session_resumable, stop_acks, and oversized: a 33 MiB dispatch, a
+# decompression bomb the gateway must refuse rather than inflate, closing
+# the connection with one log line): every interaction must be answered
 # exactly once, every shard must come back, and resumes must go to the
 # resume URL. Then a 4004 close must stop its shard for good (one error
 # line, no reconnect loop, the pod not ready), and a token Discord refuses
@@ -113,7 +115,7 @@ round() {
     expect_eq "$fault: none answered twice" 0 "$(jq '.interactions.answered_twice' <<<"$S")"
     expect_eq "$fault: every shard back" yes "$(all_connected && both_ready && echo yes || echo no)"
     case $fault in
-    drop | reconnect | stop_acks | invalid_session_resumable)
+    drop | reconnect | stop_acks | invalid_session_resumable | oversized)
         expect_eq "$fault: the shard resumed" yes \
             "$([ "$(jq '.resumes' <<<"$S")" -gt "$resumes_before" ] && echo yes || echo no)"
         expect_eq "$fault: at the resume URL" yes \
@@ -131,6 +133,11 @@ round invalid_session 2
 round invalid_session_resumable 3
 round stop_acks 0
 expect_match "a zombie connection was seen" 'zombie connection' "$(cat "$CB_RUN/logs/gateway-0.log")"
+round oversized 2
+expect_match "oversized: refused at 32 MiB inflated, one line, the connection closed" \
+    '"msg":"bad zlib-stream data","shard":2,"error":"message too large"' "$(cat "$CB_RUN/logs/gateway-0.log")"
+expect_match "oversized: counted as a decode error" 'cordbank_gateway_reconnects_total\{shard="2",reason="decode_error"\} [1-9]' \
+    "$(curl -s "http://$lo:$GW0_ADMIN/metrics")"
 
 section "4004: fatal, one line, no reconnect loop"
 # shard_reconnects PORT SHARD: the pod's reconnects_total for the shard.

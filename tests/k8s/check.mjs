@@ -9,7 +9,10 @@
 //      covers the drain, and in prod two pods or more spread across nodes;
 //   3. references: ConfigMaps, Secrets, Services, ports, HPA targets;
 //   4. the NetworkPolicies allow exactly the edges of DESIGN.md;
-//   5. the PrometheusRule carries deploy/prometheus/rules/ unchanged.
+//   5. the PrometheusRule carries deploy/prometheus/rules/ unchanged;
+//   6. CURVE between the services: on in prod, where every pod mounts the
+//      keys cordbank-config names from a Secret (and a pod that binds a
+//      ZeroMQ port, the server's secret key and the allowed keys); off in dev.
 //
 //   node check.mjs --overlay dev|prod FILE.yaml   exit 0 clean, 1 with the errors printed
 //   node check.mjs --self-test FILE.yaml          breaks FILE (the dev overlay) in each way the
@@ -217,6 +220,17 @@ function checkReferences(objects, opts, errors) {
                     errors.push(`${cid}: Secret ${s.name} does not exist and is not one the operator makes (${[...external].join(", ") || "none"})`);
             }
         }
+    for (const w of workloads)
+        for (const v of w.spec.template.spec.volumes || []) {
+            const name = v.secret?.secretName;
+            if (!name) continue;
+            const secret = find(objects, "Secret", name);
+            if (!secret && !external.has(name))
+                errors.push(`${ident(w)}: volume ${v.name}: Secret ${name} does not exist and is not one the operator makes (${[...external].join(", ") || "none"})`);
+            for (const i of (secret && !v.secret.optional && v.secret.items) || [])
+                if (!(i.key in (secret.data || {})) && !(i.key in (secret.stringData || {})))
+                    errors.push(`${ident(w)}: volume ${v.name}: Secret ${name} has no key ${i.key}`);
+        }
     if (opts.overlay === "prod")
         for (const s of byKind(objects, "Secret"))
             errors.push(`${ident(s)}: a Secret in the prod overlay (secrets are made outside the repository)`);
@@ -369,12 +383,50 @@ function checkCronJobs(objects, errors) {
     }
 }
 
+// CURVE (common/curve.h): on in prod, off in dev (no keys there). In prod
+// every cordbank container finds the files cordbank-config names under a
+// mount of a Secret volume (its items, when listed, must include them); one
+// that binds a ZeroMQ port also its server's secret key and allowed keys.
+const ZMQ_BIND_PORTS = new Set(["rpc", "events", "snapshots"]);
+function checkCurve(objects, opts, errors) {
+    const config = find(objects, "ConfigMap", "cordbank-config")?.data || {};
+    const on = config.CORDBANK_CURVE === "true";
+    if (opts.overlay !== "prod") {
+        if (on) errors.push("ConfigMap cordbank-config: CORDBANK_CURVE is on outside prod (dev has no keys)");
+        return;
+    }
+    if (!on) {
+        errors.push('ConfigMap cordbank-config: CORDBANK_CURVE is not "true" in prod (ZeroMQ between pods in clear)');
+        return;
+    }
+    const server = config.CORDBANK_CURVE_SERVER_KEY;
+    for (const w of objects.filter((o) => WORKLOADS.has(o.kind) && isCordbank(o))) {
+        const pod = w.spec.template.spec;
+        for (const c of pod.containers) {
+            const mounted = (path) => (c.volumeMounts || []).some((m) => {
+                const v = (pod.volumes || []).find((x) => x.name === m.name);
+                if (!v?.secret || !path.startsWith(`${m.mountPath}/`)) return false;
+                const rel = path.slice(m.mountPath.length + 1);
+                return !v.secret.items || v.secret.items.some((i) => i.path === rel || i.path.startsWith(`${rel}/`));
+            });
+            const need = [["CORDBANK_CURVE_CERT", config.CORDBANK_CURVE_CERT], ["CORDBANK_CURVE_SERVER_KEY", server]];
+            if ((c.ports || []).some((p) => ZMQ_BIND_PORTS.has(p.name)))
+                need.push(["the server's secret key", server && `${server}_secret`],
+                          ["CORDBANK_CURVE_ALLOWED_KEYS", config.CORDBANK_CURVE_ALLOWED_KEYS]);
+            for (const [what, path] of need)
+                if (!path || !mounted(path))
+                    errors.push(`${ident(w)} container ${c.name}: ${what} (${path || "unset"}) is not mounted from a Secret`);
+        }
+    }
+}
+
 function check(objects, opts) {
     const errors = [];
     checkSchema(objects, errors);
     checkWorkloads(objects, opts, errors);
     checkCronJobs(objects, errors);
     checkReferences(objects, opts, errors);
+    checkCurve(objects, opts, errors);
     const namespace = objects.find((o) => o.kind === "Namespace")?.metadata.name || "default";
     for (const o of objects)
         if (o.kind !== "Namespace" && o.metadata.namespace !== namespace)
@@ -431,6 +483,12 @@ const BREAKS = [
     }],
     ["stale alert rules", /differs from deploy\/prometheus\/rules/, (o) => { find(o, "PrometheusRule", "cordbank").spec.groups.pop(); }],
     ["replicas beside an HPA", /sets replicas although/, (o) => { find(o, "Deployment", "cordbank-command").spec.replicas = 1; }],
+    ["a volume from a missing Secret", /volume curve: Secret nope does not exist/, (o) => {
+        podOf(o, "cordbank-command").volumes = [{ name: "curve", secret: { secretName: "nope" } }];
+    }],
+    ["CURVE on without keys (dev)", /CORDBANK_CURVE is on outside prod/, (o) => {
+        find(o, "ConfigMap", "cordbank-config").data.CORDBANK_CURVE = "true";
+    }],
 ];
 function podOf(objects, name) { return objects.find((o) => WORKLOADS.has(o.kind) && o.metadata.name === name).spec.template.spec; }
 function wl(objects, name) { return podOf(objects, name).containers[0]; }

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 # Prod's Secrets are made by the operator, outside the repository.
-EXTERNAL=cordbank-discord,cordbank-postgres,cordbank-pgbackrest,cordbank-pgbackrest-tls
+EXTERNAL=cordbank-discord,cordbank-postgres,cordbank-pgbackrest,cordbank-pgbackrest-tls,cordbank-curve
 
 section "kubectl kustomize ($(kubectl version --client 2>/dev/null | head -1))"
 for o in base overlays/dev overlays/prod; do

@@ -18,6 +18,19 @@ Test (discovery, validates_specs)
     cr_assert (strstr (err, "dns://name:port"), "%s", err);
 }
 
+//  A port of 8 or more digits (leading zeros) was refused without a reason:
+//  err kept what was in it, and --flag errors printed stale stack bytes
+//  (found by tests/fuzz/fuzz_config: a secret from an earlier parse).
+Test (discovery, long_port_is_refused_with_a_reason)
+{
+    char err[256];
+    memset (err, 'X', sizeof err - 1);
+    err[sizeof err - 1] = '\0';
+    cr_assert_eq (cb_endpoints_validate ("dns://balance:00000001", err, sizeof err), -1);
+    cr_assert_str_eq (err, "\"dns://balance:00000001\": port must be at most 7 digits");
+    cr_assert_eq (cb_endpoints_validate ("dns://balance:0007300", err, sizeof err), 0);
+}
+
 Test (discovery, static_list_connects_once_each)
 {
     zsock_t *sock = zsock_new (ZMQ_DEALER);

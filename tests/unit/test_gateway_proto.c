@@ -64,6 +64,22 @@ Test (gateway_proto, connect_url)
     free (url);
 }
 
+//  A READY's resume_gateway_url of "wss://" (found by tests/fuzz): the
+//  trailing slashes go, and the host must not be looked for past the end
+//  (it was: memchr over a length that wrapped around, an overread).
+Test (gateway_proto, connect_url_without_host)
+{
+    const char *bases[] = {"wss://", "ws:///", "://", "/"};
+    for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++) {
+        char *base = strdup (bases[i]); // its own size, so ASan sees an overread
+        char *url = gw_connect_url (base);
+        cr_assert_not_null (url);
+        cr_assert (strstr (url, "?v=10&encoding=json&compress=zlib-stream"), "%s", url);
+        free (url);
+        free (base);
+    }
+}
+
 Test (gateway_proto, gateway_bot_parsed)
 {
     const char *ok = "{\"url\":\"wss://gateway.discord.gg\",\"shards\":9,\"session_start_limit\":"

@@ -204,3 +204,68 @@ Test (gateway_signature, public_key_must_be_a_usable_point)
         cr_assert_str_eq (err, "is not a valid Ed25519 public key");
     }
 }
+
+//  ---------------------------------------------------------------------------
+//  The replay window: X-Signature-Timestamp within max_skew_s of now.
+
+#define NOW 1700000000
+
+static const char *
+skew_refusal (const char *timestamp, int64_t max_skew_s)
+{
+    static char err[200];
+    *err = '\0';
+    int rc = gw_timestamp_check (timestamp, NOW, max_skew_s, err, sizeof err);
+    cr_assert_eq (rc == 0, *err == '\0', "rc %d with \"%s\"", rc, err);
+    return err;
+}
+
+Test (gateway_signature, timestamps_inside_the_window_pass)
+{
+    cr_assert_str_empty (skew_refusal ("1700000000", GW_MAX_SKEW_S));
+    cr_assert_str_empty (skew_refusal ("1699999700", GW_MAX_SKEW_S)); // 300 s old
+    cr_assert_str_empty (skew_refusal ("1700000300", GW_MAX_SKEW_S)); // 300 s ahead
+}
+
+Test (gateway_signature, timestamps_outside_the_window_are_replays)
+{
+    cr_assert_str_eq (skew_refusal ("1699999699", GW_MAX_SKEW_S),
+                      "X-Signature-Timestamp is 301 s old (more than 300 s): refused as a replay");
+    cr_assert_str_eq (
+        skew_refusal ("1700000301", GW_MAX_SKEW_S),
+        "X-Signature-Timestamp is 301 s in the future (more than 300 s): refused as a replay");
+    cr_assert_str_not_empty (skew_refusal ("0", GW_MAX_SKEW_S));
+    cr_assert_str_not_empty (skew_refusal ("1700000006", 5));
+    cr_assert_str_empty (skew_refusal ("1700000005", 5));
+}
+
+Test (gateway_signature, timestamps_that_are_not_unix_seconds_are_refused)
+{
+    const char *bad[] = {"",
+                         "now",
+                         "-5",
+                         " 1700000000",
+                         "1700000000 ",
+                         "1700000000.5",
+                         "+1700000000",
+                         "9999999999999",
+                         "0x65"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_str_eq (skew_refusal (bad[i], GW_MAX_SKEW_S),
+                          "X-Signature-Timestamp is not a time in Unix seconds", "\"%s\"", bad[i]);
+    char err[100];
+    cr_assert_eq (gw_timestamp_check (NULL, NOW, GW_MAX_SKEW_S, err, sizeof err), -1);
+}
+
+//  What the gateway does: a valid signature from outside the window is
+//  still refused (the signature covers the timestamp, so it cannot be
+//  refreshed without the key).
+Test (gateway_signature, a_valid_signature_does_not_excuse_a_stale_timestamp)
+{
+    char sig[SIG_HEX + 1], err[200];
+    const char *stale = "1699990000";
+    sign (s_secret, stale, BODY, strlen (BODY), sig);
+    cr_assert (valid (sig, stale, BODY));
+    cr_assert_eq (gw_timestamp_check (stale, NOW, GW_MAX_SKEW_S, err, sizeof err), -1);
+    cr_assert_not (valid (sig, "1700000000", BODY));
+}

@@ -356,7 +356,7 @@ Test (http, body_over_the_limit_is_refused, .init = setup_admin, .fini = teardow
                       MAX_BODY + 1);
     memset (text + n, 'x', MAX_BODY + 1);
     response_t *r = request (text);
-    cr_assert_eq (r->status, 400);
+    cr_assert_eq (r->status, 413);
     cr_assert_str_eq (r->body, "{\"error\":\"request body exceeds 1024 bytes\"}");
     cr_assert_eq (s_handled, 0);
 }
@@ -372,6 +372,18 @@ Test (http, body_at_the_limit_is_accepted, .init = setup_admin, .fini = teardown
     response_t *r = request (text);
     cr_assert_eq (r->status, 200);
     cr_assert_eq (r->body_size, MAX_BODY);
+}
+
+Test (http, websocket_upgrade_is_refused, .init = setup_admin, .fini = teardown)
+{
+    static exchange_t x;
+    x.requests[0] =
+        "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        "Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    run_exchange (&x);
+    cr_assert_null (strstr (x.raw, " 101 "), "%.*s", (int) x.raw_size, x.raw);
+    cr_assert_eq (request ("GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")->status,
+                  200);
 }
 
 Test (http, unknown_path_is_404, .init = setup_admin, .fini = teardown)

@@ -115,7 +115,7 @@ get (cb_client_t *client, uint64_t user, int64_t deadline_ms, bool idempotent, r
 static cb_server_t *
 serve (zloop_t *loop, int *port, server_state_t *state)
 {
-    cb_server_t *server = cb_server_new ("tcp://127.0.0.1:*", loop);
+    cb_server_t *server = cb_server_new ("tcp://127.0.0.1:*", NULL, loop);
     cr_assert_not_null (server);
     *port = cb_server_port (server);
     cr_assert_gt (*port, 0);
@@ -141,7 +141,7 @@ rig_start (rig_t *rig, bool silent)
     int port;
     rig->server = serve (rig->loop, &port, &rig->state);
     snprintf (rig->spec, sizeof rig->spec, "tcp://127.0.0.1:%d", port);
-    rig->client = cb_client_new ("test", rig->spec, rig->loop);
+    rig->client = cb_client_new ("test", rig->spec, NULL, rig->loop);
 }
 
 static void
@@ -180,7 +180,7 @@ Test (transport, idempotent_retry_goes_to_the_other_instance)
     cb_server_t *s1 = serve (loop, &p1, &hung), *s2 = serve (loop, &p2, &good);
     char spec[96];
     snprintf (spec, sizeof spec, "tcp://127.0.0.1:%d,tcp://127.0.0.1:%d", p1, p2);
-    cb_client_t *client = cb_client_new ("test", spec, loop);
+    cb_client_t *client = cb_client_new ("test", spec, NULL, loop);
     cb_client_set_attempts (client, 100, 3);
     //  Let both connections finish their handshakes so round-robin sees both.
     for (int i = 0; i < 300 && cb_client_peers (client) < 2; i++)
@@ -222,7 +222,7 @@ Test (transport, nobody_listening_is_unavailable)
     zloop_t *loop = zloop_new ();
     zloop_set_nonstop (loop, true);
     //  Port 1 is privileged and unused on a test machine: nothing answers.
-    cb_client_t *client = cb_client_new ("test", "tcp://127.0.0.1:1", loop);
+    cb_client_t *client = cb_client_new ("test", "tcp://127.0.0.1:1", NULL, loop);
     result_t r = {0};
     get (client, 5, 300, false, &r);
     run_until_answered (loop, &r, 2000);
