@@ -195,6 +195,16 @@ function message(content, ephemeral) {
   return { type: 4, data };
 }
 
+// A signed interaction whose timestamp is more than MAX_SKEW_S from now is
+// a replay, as cordbank's gateway refuses it (gw_timestamp_check).
+const MAX_SKEW_S = 300;
+function timestampRefusal(timestamp, nowS) {
+  if (!/^[0-9]{1,12}$/.test(timestamp)) return 'X-Signature-Timestamp is not a time in Unix seconds';
+  const skew = nowS - Number(timestamp);
+  if (Math.abs(skew) <= MAX_SKEW_S) return null;
+  return `X-Signature-Timestamp is ${Math.abs(skew)} s ${skew > 0 ? 'old' : 'in the future'} (more than ${MAX_SKEW_S} s): refused as a replay`;
+}
+
 function signatureValid(key, req, body) {
   const signature = req.headers['x-signature-ed25519'];
   const timestamp = req.headers['x-signature-timestamp'];
@@ -276,6 +286,8 @@ class Bot {
     if (body === null) return undefined;
     if (!signatureValid(this.config.publicKey, req, body))
       return send(res, 401, { error: 'invalid request signature' });
+    const stale = timestampRefusal(req.headers['x-signature-timestamp'], Math.floor(this.now() / 1000));
+    if (stale) return send(res, 401, { error: stale });
     let cmd;
     try {
       cmd = interaction.parse(body);
