@@ -55,3 +55,12 @@ cb_now_ms (void)
     }
     return real_ms () + offset;
 }
+
+int64_t
+cb_ms_until (int64_t at_ms)
+{
+    int64_t remaining;
+    if (__builtin_sub_overflow (at_ms, cb_now_ms (), &remaining))
+        return at_ms > 0 ? INT64_MAX : 0;
+    return remaining;
+}

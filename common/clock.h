@@ -16,5 +16,9 @@ int64_t cb_mono_ms (void);
 int64_t cb_mono_us (void);
 //  Nanoseconds, for pacing sends a few microseconds apart (the simulator).
 int64_t cb_mono_ns (void);
+//  Milliseconds from now until the wall-clock time at_ms (negative when it
+//  has passed); a wild value that would overflow gives INT64_MAX (far
+//  ahead) or 0 (far behind).
+int64_t cb_ms_until (int64_t at_ms);
 
 #endif

@@ -126,7 +126,7 @@ set_value (const cb_option_t *opt, const char *text, const char *source, char *e
         if (parse_bool (text, (bool *) opt->target) != 0)
             snprintf (reason, sizeof reason, "expected true or false");
     } else {
-        char why[160];
+        char why[160] = "not a valid endpoint list"; // if a validator forgets to say why
         if (opt->type == CB_OPT_ENDPOINTS && cb_endpoints_validate (text, why, sizeof why) != 0)
             //  The validator quotes the endpoint it refused: not for a secret.
             snprintf (reason, sizeof reason, "%s", opt->secret ? "not a valid endpoint list" : why);

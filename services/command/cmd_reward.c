@@ -32,16 +32,6 @@ reward_of (const cmd_ctx_t *self)
     return self->kind == CMD_WORK ? &work : &daily;
 }
 
-//  Time until retry_at, saturating instead of overflowing on a wild value.
-static int64_t
-remaining_ms (int64_t retry_at_ms)
-{
-    int64_t remaining;
-    if (__builtin_sub_overflow (retry_at_ms, cb_now_ms (), &remaining))
-        return retry_at_ms > 0 ? INT64_MAX : 0;
-    return remaining;
-}
-
 static void
 on_claimed (const Cordbank__Envelope *reply, Cordbank__Status status, const char *error, void *arg)
 {
@@ -59,7 +49,7 @@ on_claimed (const Cordbank__Envelope *reply, Cordbank__Status status, const char
         cmd_write_through (&self, transfer);
         break;
     case CORDBANK__STATUS__STATUS_COOLDOWN:
-        reward->cooldown (self->text, sizeof self->text, remaining_ms (transfer->retry_at_unix_ms));
+        reward->cooldown (self->text, sizeof self->text, cb_ms_until (transfer->retry_at_unix_ms));
         cmd_refuse (&self, CORDBANK__STATUS__STATUS_COOLDOWN, self->text);
         break;
     default:

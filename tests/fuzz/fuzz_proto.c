@@ -219,16 +219,6 @@ consume_snapshot (const char *service, const char *instance,
     aggregate_destroy (&aggregate);
 }
 
-//  cmd_reward's saturating "time until retry_at".
-static int64_t
-remaining_ms (int64_t retry_at_ms)
-{
-    int64_t remaining;
-    if (__builtin_sub_overflow (retry_at_ms, cb_now_ms (), &remaining))
-        return retry_at_ms > 0 ? INT64_MAX : 0;
-    return remaining;
-}
-
 //  cmd_pay, cmd_reward and cmd_grant: the amounts they render come from the
 //  reply (pay, rewards) or from the validated request (grant: 25 here).
 static void
@@ -240,8 +230,8 @@ consume_transfer (const Cordbank__TransferReply *reply)
     render_insufficient (text, sizeof text, balance, 25);
     render_daily_claimed (text, sizeof text, reply->amount, balance);
     render_work_claimed (text, sizeof text, reply->amount, balance);
-    render_daily_cooldown (text, sizeof text, remaining_ms (reply->retry_at_unix_ms));
-    render_work_cooldown (text, sizeof text, remaining_ms (reply->retry_at_unix_ms));
+    render_daily_cooldown (text, sizeof text, cb_ms_until (reply->retry_at_unix_ms));
+    render_work_cooldown (text, sizeof text, cb_ms_until (reply->retry_at_unix_ms));
     render_granted (text, sizeof text, 5001, 5002, -25, balance);
     render_grant_insufficient (text, sizeof text, 5002, balance, -25);
 }
