@@ -6,7 +6,7 @@
 # final stats), and exits 1 when a target crashed, naming the inputs kept
 # in build-fuzz/artifacts/. Build first: make fuzz-build (make fuzz does).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 . tests/fuzz/lib.sh
 FUZZ_TIME=${FUZZ_TIME:-60}
 REPORT=${FUZZ_REPORT:-load/reports/latest/fuzz.json}
@@ -26,7 +26,7 @@ for t in "${targets[@]}"; do
     t0=$(date +%s.%N)
     fuzz_run "$t" "$FUZZ_TIME"
     rc=$?
-    seconds=$(echo "$(date +%s.%N) - $t0" | bc)
+    seconds=$(printf '%.3f' "$(echo "$(date +%s.%N) - $t0" | bc)") # bc writes .5 for 0.5
     log="$FUZZ_DIR/logs/$t.log"
     execs=$(fuzz_stat "$log" number_of_executed_units)
     mapfile -t artifacts < <(fuzz_artifacts "$t" "$mark")

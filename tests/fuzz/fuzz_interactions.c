@@ -9,6 +9,9 @@
  *  signature to the JSON. OMIT_SIGNATURE and OMIT_TIMESTAMP leave a header
  *  out, as a request without it would.
  *
+ *  The handler's replay window (gw_timestamp_check) is checked on the
+ *  timestamp header too, at a fixed "now".
+ *
  *  Oracles: a request the target signed, with both headers and a
  *  timestamp, is never refused as unauthorized; one refused as unauthorized
  *  was never parsed; a command carries what discord_json.h promises, packs
@@ -34,6 +37,8 @@ enum { SIGN_HERE = 1, OMIT_SIGNATURE = 2, OMIT_TIMESTAMP = 4 };
 #define DEV_SEED   "e104490d1782c27156cf45ff6d491becbbe7b8d2eb75972aa2674e60c36c4d3e"
 #define HEADER_MAX 256
 #define MAX_PAY    INT64_C (1000000000000)
+#define NOW_S      INT64_C (1733450000) // the seeds' X-Signature-Timestamp
+#define MAX_SKEW_S 300                  // the gateway's --interaction-max-skew-s
 
 static uint8_t s_secret[crypto_sign_SECRETKEYBYTES];
 static uint8_t s_key[GW_PUBLIC_KEY_BYTES]; // as the gateway parses --public-key
@@ -119,6 +124,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     gw_check_t check = gw_interaction_check (s_key, flags & OMIT_SIGNATURE ? NULL : signature,
                                              flags & OMIT_TIMESTAMP ? NULL : timestamp, body, size,
                                              &parsed, err, sizeof err);
+    //  The replay window the handler applies to a signed request, at the
+    //  seeds' time: only a timestamp of digits within the window passes.
+    const char *ts = flags & OMIT_TIMESTAMP ? NULL : timestamp;
+    char why[200];
+    if (gw_timestamp_check (ts, NOW_S, MAX_SKEW_S, why, sizeof why) == 0)
+        assert (strspn (ts, "0123456789") == strlen (ts) &&
+                llabs (strtoll (ts, NULL, 10) - NOW_S) <= MAX_SKEW_S);
+    else
+        assert (*why);
     bool signed_here = (flags & SIGN_HERE) && !(flags & (OMIT_SIGNATURE | OMIT_TIMESTAMP));
     if (signed_here && *timestamp)
         assert (check != GW_CHECK_UNAUTHORIZED);

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.." || exit 2
 FUZZ_TIME=${FUZZ_TIME:-5}
 
 section "build (make fuzz-build)"
-if out=$(make --no-print-directory -s fuzz-build 2>&1); then
+if out=$(make --no-print-directory -s -j"$(nproc)" fuzz-build 2>&1); then
     pass "targets built in $FUZZ_DIR/bin"
 else
     fail "make fuzz-build" "$(tail -20 <<<"$out")"
