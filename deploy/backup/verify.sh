@@ -8,7 +8,7 @@
 #   2. pgbackrest verify, each repository: every backup and WAL file readable
 #      and matching its checksum
 #   3. the newest backup is at most MAX_AGE_H (26) hours old, else ALERT
-#   4. for each repository in REPOS (default "1 2"): restore its newest
+#   4. for each repository in REPOS (default "1 2"; none: no restore): restore its newest
 #      backup and the WAL after it into a scratch directory, start
 #      PostgreSQL on it (Unix socket only, no archiving), wait for recovery
 #      to end, then check the schema version and the ledger invariants with
@@ -36,7 +36,8 @@ done
 MAX_AGE_H=${MAX_AGE_H:-26}
 REPOS=${REPOS:-1 2}
 [[ $MAX_AGE_H =~ ^[0-9]+$ ]] || { echo "verify.sh: MAX_AGE_H must be a whole number of hours, got '$MAX_AGE_H'" >&2; exit 2; }
-[[ $REPOS =~ ^[12]( [12])*$ ]] || { echo "verify.sh: REPOS must list 1 and/or 2, got '$REPOS'" >&2; exit 2; }
+[[ $REPOS =~ ^([12]( [12])*|none)$ ]] || { echo "verify.sh: REPOS must list 1 and/or 2, or be none, got '$REPOS'" >&2; exit 2; }
+[ "$REPOS" != none ] || REPOS=
 if [ -z "${PGBACKREST_CONFIG:-}" ]; then
     RUN=${RUN:-$(readlink "${TMPDIR:-/tmp}/cordbank-current" 2>/dev/null)}
     [ -n "$RUN" ] && [ -f "$RUN/backup/pgbackrest.conf" ] \
