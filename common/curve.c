@@ -22,6 +22,7 @@
 #include "common/envelope.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/socket.h"
 
 #define KEY_TEXT 40 // a 32-byte key in Z85
 //  A certificate is a few hundred bytes; anything larger is not one.
@@ -468,18 +469,19 @@ cb_curve_watch_t *
 cb_curve_watch_new (zsock_t *sock, zloop_t *loop, const char *socket_name)
 {
     assert (sock && loop && socket_name);
-    static int sequence;
-    char endpoint[64];
-    snprintf (endpoint, sizeof endpoint, "inproc://cb-curve-watch-%d-%p", ++sequence,
-              (void *) sock);
-    if (zmq_socket_monitor (zsock_resolve (sock), endpoint,
-                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0)
-        return NULL;
     cb_curve_watch_t *self = calloc (1, sizeof *self);
     assert (self);
     self->loop = loop;
     self->socket_name = strdup (socket_name);
+    self->pair =
+        cb_socket_monitor (sock,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+                           loop, on_event, self);
+    if (!self->pair) {
+        cb_curve_watch_destroy (&self);
+        return NULL;
+    }
     for (int r = 0; r < REASON_COUNT; r++) {
         char labels[96];
         cb_metrics_labels (labels, sizeof labels, "socket", socket_name, "reason", REASONS[r],
@@ -490,11 +492,6 @@ cb_curve_watch_new (zsock_t *sock, zloop_t *loop, const char *socket_name)
             "(no CURVE, or another server key), other.",
             labels);
     }
-    char connect[80];
-    snprintf (connect, sizeof connect, ">%s", endpoint);
-    self->pair = zsock_new_pair (connect);
-    if (!self->pair || zloop_reader (loop, self->pair, on_event, self) != 0)
-        cb_curve_watch_destroy (&self);
     return self;
 }
 
@@ -505,9 +502,7 @@ cb_curve_watch_destroy (cb_curve_watch_t **self_p)
     cb_curve_watch_t *self = *self_p;
     if (!self)
         return;
-    if (self->pair)
-        zloop_reader_end (self->loop, self->pair);
-    zsock_destroy (&self->pair);
+    cb_socket_monitor_end (self->loop, &self->pair);
     free (self->socket_name);
     free (self);
     *self_p = NULL;

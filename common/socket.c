@@ -60,26 +60,40 @@ on_event (zloop_t *loop, zsock_t *pair, void *arg)
     return 0;
 }
 
+zsock_t *
+cb_socket_monitor (zsock_t *sock, int events, zloop_t *loop, zloop_reader_fn *fn, void *arg)
+{
+    static int sequence;
+    char endpoint[64], connect[72];
+    snprintf (endpoint, sizeof endpoint, "inproc://cb-monitor-%d-%p", ++sequence, (void *) sock);
+    if (zmq_socket_monitor (zsock_resolve (sock), endpoint, events) != 0)
+        return NULL;
+    snprintf (connect, sizeof connect, ">%s", endpoint);
+    zsock_t *pair = zsock_new_pair (connect);
+    if (pair && zloop_reader (loop, pair, fn, arg) != 0)
+        zsock_destroy (&pair);
+    return pair;
+}
+
+void
+cb_socket_monitor_end (zloop_t *loop, zsock_t **pair_p)
+{
+    if (*pair_p)
+        zloop_reader_end (loop, *pair_p);
+    zsock_destroy (pair_p);
+}
+
 cb_peers_t *
 cb_peers_new (zsock_t *sock, zloop_t *loop)
 {
-    static int sequence;
-    char endpoint[64];
-    snprintf (endpoint, sizeof endpoint, "inproc://cb-peers-%d-%p", ++sequence, (void *) sock);
-    if (zmq_socket_monitor (zsock_resolve (sock), endpoint,
-                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
-        return NULL;
     cb_peers_t *self = calloc (1, sizeof *self);
     assert (self);
-    char connect[72];
-    snprintf (connect, sizeof connect, ">%s", endpoint);
-    self->pair = zsock_new_pair (connect);
     self->loop = loop;
     self->connected = zhashx_new ();
-    if (!self->pair || zloop_reader (loop, self->pair, on_event, self) != 0) {
+    self->pair = cb_socket_monitor (sock, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED,
+                                    loop, on_event, self);
+    if (!self->pair)
         cb_peers_destroy (&self);
-        return NULL;
-    }
     return self;
 }
 
@@ -89,9 +103,7 @@ cb_peers_destroy (cb_peers_t **self_p)
     assert (self_p);
     cb_peers_t *self = *self_p;
     if (self) {
-        if (self->pair)
-            zloop_reader_end (self->loop, self->pair);
-        zsock_destroy (&self->pair);
+        cb_socket_monitor_end (self->loop, &self->pair);
         zhashx_destroy (&self->connected);
         free (self);
         *self_p = NULL;

@@ -16,6 +16,14 @@
 
 void cb_socket_tune (zsock_t *sock, bool immediate);
 
+//  libzmq's monitor of sock (zmq_socket_monitor; one per socket, a second
+//  call replaces the first): the events asked for arrive on the returned
+//  inproc PAIR, which fn reads on loop. NULL when it cannot start. End it
+//  with cb_socket_monitor_end.
+zsock_t *cb_socket_monitor (zsock_t *sock, int events, zloop_t *loop, zloop_reader_fn *fn,
+                            void *arg);
+void cb_socket_monitor_end (zloop_t *loop, zsock_t **pair_p);
+
 //  Counts the peers a socket has completed a handshake with.
 typedef struct cb_peers cb_peers_t;
 //  Monitors sock (which the caller keeps owning) on loop.
