@@ -23,12 +23,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$type" in full|diff|incr) ;; *) echo "backup.sh: TYPE must be full, diff or incr, got '$type'" >&2; exit 2 ;; esac
-if [ -z "${PGBACKREST_CONFIG:-}" ]; then
-    RUN=${RUN:-$(readlink "${TMPDIR:-/tmp}/cordbank-current" 2>/dev/null)}
-    [ -n "$RUN" ] && [ -f "$RUN/backup/pgbackrest.conf" ] \
-        || { echo "backup.sh: no backup configuration (start make run, or give --run DIR, or set PGBACKREST_CONFIG)" >&2; exit 2; }
-    cb_backup_use "$RUN/backup"
-fi
+cb_backup_find backup.sh "$RUN"
 
 started=$SECONDS
 cb_backup_run "$type" || { echo "backup.sh: the $type backup FAILED" >&2; exit 1; }

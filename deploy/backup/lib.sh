@@ -32,6 +32,19 @@ cb_backup_use() {
     export PGBACKREST_CONFIG PGBACKREST_CONFIG_INCLUDE_PATH
 }
 
+# cb_backup_find PROGRAM RUN: the configuration a script works with:
+# PGBACKREST_CONFIG when set (Kubernetes), else the context of the run
+# directory RUN, else of the current make run. Exits 2, saying so, when
+# there is none.
+cb_backup_find() {
+    local program=$1 run=${2:-}
+    [ -z "${PGBACKREST_CONFIG:-}" ] || return 0
+    run=${run:-$(readlink "${TMPDIR:-/tmp}/cordbank-current" 2>/dev/null)}
+    [ -n "$run" ] && [ -f "$run/backup/pgbackrest.conf" ] \
+        || { echo "$program: no backup configuration (start make run, or give --run DIR, or set PGBACKREST_CONFIG)" >&2; exit 2; }
+    cb_backup_use "$run/backup"
+}
+
 # cb_backup_init DIR PGDATA PGPORT PGSOCKDIR: a context in DIR for the
 # cluster in PGDATA, and PostgreSQL's archiving turned on in its
 # postgresql.conf (takes effect at its next start). The passphrases are

@@ -38,12 +38,7 @@ REPOS=${REPOS:-1 2}
 [[ $MAX_AGE_H =~ ^[0-9]+$ ]] || { echo "verify.sh: MAX_AGE_H must be a whole number of hours, got '$MAX_AGE_H'" >&2; exit 2; }
 [[ $REPOS =~ ^([12]( [12])*|none)$ ]] || { echo "verify.sh: REPOS must list 1 and/or 2, or be none, got '$REPOS'" >&2; exit 2; }
 [ "$REPOS" != none ] || REPOS=
-if [ -z "${PGBACKREST_CONFIG:-}" ]; then
-    RUN=${RUN:-$(readlink "${TMPDIR:-/tmp}/cordbank-current" 2>/dev/null)}
-    [ -n "$RUN" ] && [ -f "$RUN/backup/pgbackrest.conf" ] \
-        || { echo "verify.sh: no backup configuration (start make run, or give --run DIR, or set PGBACKREST_CONFIG)" >&2; exit 2; }
-    cb_backup_use "$RUN/backup"
-fi
+cb_backup_find verify.sh "$RUN"
 BALANCE_BIN=${BALANCE_BIN:-$(command -v cordbank-balance || echo "$HERE/../../build/bin/cordbank-balance")}
 [ -x "$BALANCE_BIN" ] || { echo "verify.sh: no cordbank-balance at $BALANCE_BIN (set BALANCE_BIN)" >&2; exit 2; }
 
