@@ -5,7 +5,8 @@
 //   2. the deployment policy: probes, requests and limits, non-root,
 //      read-only root filesystem, no capabilities, seccomp, a tagged image
 //      (never latest), a PodDisruptionBudget and a NetworkPolicy for every
-//      workload, secrets only through secretKeyRef, a grace period that
+//      workload, a cordbank service's secrets only as files mounted from
+//      Secrets (never environment variables), a grace period that
 //      covers the drain, and in prod two pods or more spread across nodes;
 //   3. references: ConfigMaps, Secrets, Services, ports, HPA targets;
 //   4. the NetworkPolicies allow exactly the edges of DESIGN.md;
@@ -153,9 +154,16 @@ function checkWorkloads(objects, opts, errors) {
             const tag = image.includes("@") ? "digest" : /:([^/:]+)$/.exec(image)?.[1];
             if (!tag) errors.push(`${cid}: image ${image} has no tag`);
             else if (tag === "latest") errors.push(`${cid}: image ${image} uses the latest tag`);
-            for (const e of c.env || [])
-                if (/TOKEN|PASSWORD|SECRET|PG_URL|PUBLIC_KEY|CURVE/.test(e.name) && !e.valueFrom?.secretKeyRef)
+            for (const e of c.env || []) {
+                if (!/TOKEN|PASSWORD|SECRET|PG_URL|PUBLIC_KEY|CURVE/.test(e.name)) continue;
+                if (isCordbank(w) && e.name.endsWith("_FILE")) {
+                    if (!e.value || !mountedFromSecret(pod, c, e.value))
+                        errors.push(`${cid}: ${e.name} (${e.value || "unset"}) is not a file mounted from a Secret`);
+                } else if (isCordbank(w))
+                    errors.push(`${cid}: ${e.name} is a secret in an environment variable: give it as a file (${e.name}_FILE) mounted from a Secret`);
+                else if (!e.valueFrom?.secretKeyRef)
                     errors.push(`${cid}: ${e.name} is not read from a Secret (secretKeyRef)`);
+            }
             if (isCordbank(w)) checkCordbankContainer(w, c, cid, config, errors);
         }
         if (!pdbs.some((p) => matches(p.spec.selector, labels)))
@@ -383,6 +391,17 @@ function checkCronJobs(objects, errors) {
     }
 }
 
+// Whether container c of pod finds path (a file, or a directory of them)
+// under a mount of a Secret volume (its items, when listed, include it).
+function mountedFromSecret(pod, c, path) {
+    return (c.volumeMounts || []).some((m) => {
+        const v = (pod.volumes || []).find((x) => x.name === m.name);
+        if (!v?.secret || !path.startsWith(`${m.mountPath}/`)) return false;
+        const rel = path.slice(m.mountPath.length + 1);
+        return !v.secret.items || v.secret.items.some((i) => i.path === rel || i.path.startsWith(`${rel}/`));
+    });
+}
+
 // CURVE (common/curve.h): on in prod, off in dev (no keys there). In prod
 // every cordbank container finds the files cordbank-config names under a
 // mount of a Secret volume (its items, when listed, must include them); one
@@ -403,12 +422,7 @@ function checkCurve(objects, opts, errors) {
     for (const w of objects.filter((o) => WORKLOADS.has(o.kind) && isCordbank(o))) {
         const pod = w.spec.template.spec;
         for (const c of pod.containers) {
-            const mounted = (path) => (c.volumeMounts || []).some((m) => {
-                const v = (pod.volumes || []).find((x) => x.name === m.name);
-                if (!v?.secret || !path.startsWith(`${m.mountPath}/`)) return false;
-                const rel = path.slice(m.mountPath.length + 1);
-                return !v.secret.items || v.secret.items.some((i) => i.path === rel || i.path.startsWith(`${rel}/`));
-            });
+            const mounted = (path) => mountedFromSecret(pod, c, path);
             const need = [["CORDBANK_CURVE_CERT", config.CORDBANK_CURVE_CERT], ["CORDBANK_CURVE_SERVER_KEY", server]];
             if ((c.ports || []).some((p) => ZMQ_BIND_PORTS.has(p.name)))
                 need.push(["the server's secret key", server && `${server}_secret`],
@@ -467,16 +481,26 @@ const BREAKS = [
         find(o, "NetworkPolicy", "cordbank-gateway").spec.egress.push({ ports: [{ protocol: "TCP", port: 7300 }] });
     }],
     ["no default deny", /no default-deny/, (o) => remove(o, "NetworkPolicy", "cordbank-default-deny")],
-    ["a secret as a literal", /CORDBANK_PG_URL is not read from a Secret/, (o) => {
-        const e = wl(o, "cordbank-balance").env.find((x) => x.name === "CORDBANK_PG_URL");
-        delete e.valueFrom; e.value = "postgresql://cordbank:hunter2@db/cordbank";
+    ["a secret as a literal", /CORDBANK_PG_URL is a secret in an environment variable/, (o) => {
+        const env = wl(o, "cordbank-balance").env;
+        env.splice(env.findIndex((x) => x.name === "CORDBANK_PG_URL_FILE"), 1,
+                   { name: "CORDBANK_PG_URL", value: "postgresql://cordbank:hunter2@db/cordbank" });
+    }],
+    ["a secret through an environment variable, even from a Secret", /CORDBANK_DISCORD_TOKEN is a secret in an environment variable/, (o) => {
+        wl(o, "cordbank-gateway").env.push({ name: "CORDBANK_DISCORD_TOKEN", valueFrom: { secretKeyRef: { name: "cordbank-discord", key: "token" } } });
+    }],
+    ["a secret file not mounted from a Secret", /CORDBANK_PUBLIC_KEY_FILE \(\/etc\/cordbank\/discord\/public-key\) is not a file mounted/, (o) => {
+        delete wl(o, "cordbank-gateway").volumeMounts;
     }],
     ["a misspelt field", /unknown field .*readinesProbe/, (o) => { const c = wl(o, "cordbank-cache"); c.readinesProbe = c.readinessProbe; }],
     ["a wrong type", /schema: .*replicas/, (o) => { find(o, "StatefulSet", "cordbank-gateway").spec.replicas = "two"; }],
     ["a grace period shorter than the drain", /terminationGracePeriodSeconds 10/, (o) => { podOf(o, "cordbank-command").terminationGracePeriodSeconds = 10; }],
     ["gateway replicas out of step with its config", /CORDBANK_GATEWAY_REPLICAS/, (o) => { find(o, "StatefulSet", "cordbank-gateway").spec.replicas = 3; }],
-    ["a missing Secret", /Secret cordbank-postgres-[a-z0-9]+ does not exist|Secret nope does not exist/, (o) => {
-        wl(o, "cordbank-balance").env.find((x) => x.name === "CORDBANK_PG_URL").valueFrom.secretKeyRef.name = "nope";
+    ["a missing Secret", /volume postgres: Secret nope does not exist/, (o) => {
+        podOf(o, "cordbank-balance").volumes.find((v) => v.name === "postgres").secret.secretName = "nope";
+    }],
+    ["a Secret without the key a volume lists", /volume discord: Secret cordbank-discord-[a-z0-9]+ has no key token/, (o) => {
+        podOf(o, "cordbank-gateway").volumes.find((v) => v.name === "discord").secret.items.push({ key: "token", path: "token" });
     }],
     ["a dns:// endpoint without its Service", /names Service cordbank-cachee/, (o) => {
         find(o, "ConfigMap", "cordbank-config").data.CORDBANK_CACHE_ENDPOINTS = "dns://cordbank-cachee:7400";
