@@ -29,9 +29,8 @@
 //  What argv gave each option: a value, a file, or both (refused).
 enum { GIVEN_VALUE = 1, GIVEN_FILE = 2 };
 
-//  Frees a string that may hold a secret, overwriting it first.
-static void
-wipe_free (char *text)
+void
+cb_secret_free (char *text)
 {
     if (text) {
         explicit_bzero (text, strlen (text));
@@ -48,7 +47,7 @@ set_string (const cb_option_t *opt, const char *text)
         return -1;
     char **target = (char **) opt->target;
     if (opt->secret)
-        wipe_free (*target);
+        cb_secret_free (*target);
     else
         free (*target);
     *target = copy;
@@ -144,7 +143,7 @@ set_value (const cb_option_t *opt, const char *text, const char *source, char *e
     return -1;
 }
 
-//  Reads a secret from path into *out (the caller's, to wipe_free): the
+//  Reads a secret from path into *out (the caller's, to cb_secret_free): the
 //  whole file, trailing newlines stripped, neither empty nor binary.
 //  `source` names where the path came from; the path is named in errors,
 //  the content never.
@@ -189,7 +188,7 @@ set_from_file (const cb_option_t *opt, const char *path, const char *source, cha
     if (read_secret_file (path, source, &text, err, errlen) != 0)
         return -1;
     int rc = set_value (opt, text, source, err, errlen);
-    wipe_free (text);
+    cb_secret_free (text);
     return rc;
 }
 
@@ -378,7 +377,7 @@ cb_config_free (const cb_option_t *opts, size_t count)
         if (opts[i].type == CB_OPT_STRING || opts[i].type == CB_OPT_ENDPOINTS) {
             char **target = (char **) opts[i].target;
             if (opts[i].secret)
-                wipe_free (*target);
+                cb_secret_free (*target);
             else
                 free (*target);
             *target = NULL;

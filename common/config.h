@@ -54,6 +54,10 @@ int cb_config_main (const char *program, const char *summary, const cb_option_t 
 
 void cb_config_free (const cb_option_t *opts, size_t count);
 
+//  Frees a string that may hold a secret (a token, a URL with a password, a
+//  payload carrying one), overwriting it first. NULL is fine.
+void cb_secret_free (char *text);
+
 //  The environment variable an option is read from ("pg-url" -> CORDBANK_PG_URL).
 void cb_config_env_name (const char *name, char *out, size_t outlen);
 

@@ -45,6 +45,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/envelope.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -220,9 +221,7 @@ release (interaction_t *it)
     assert (it->refs > 0);
     if (--it->refs > 0)
         return;
-    if (it->token)
-        explicit_bzero (it->token, strlen (it->token));
-    free (it->token);
+    cb_secret_free (it->token);
     free (it->reply);
     free (it);
 }

@@ -34,6 +34,7 @@
 #include "common/backoff.h"
 #include "common/breaker.h"
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/envelope.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -121,6 +122,9 @@ drop_transfer (request_t *req)
         curl_easy_cleanup (req->easy);
     }
     req->easy = NULL;
+    //  The first header is Authorization: its copy is wiped too.
+    for (struct curl_slist *h = req->headers; h; h = h->next)
+        explicit_bzero (h->data, strlen (h->data));
     curl_slist_free_all (req->headers);
     req->headers = NULL;
 }
@@ -489,9 +493,7 @@ gw_rest_destroy (gw_rest_t **self_p)
         zloop_timer_end (self->loop, self->sweep_timer);
     gw_limits_destroy (&self->limits);
     free (self->api_url);
-    if (self->auth_header)
-        explicit_bzero (self->auth_header, strlen (self->auth_header));
-    free (self->auth_header);
+    cb_secret_free (self->auth_header);
     free (self);
     *self_p = NULL;
 }

@@ -27,6 +27,7 @@
 
 #include "common/backoff.h"
 #include "common/clock.h"
+#include "common/config.h"
 #include "shard_int.h"
 
 //  Reconnect backoff: full jitter up to 1 s for the first retry, then
@@ -118,7 +119,7 @@ on_closed (shard_t *s, int code)
 {
     s->wsi = NULL;
     stop_timers (s);
-    free (s->out);
+    cb_secret_free (s->out);
     s->out = NULL;
     s->beat_due = false;
     if (s->client->stop || s->state == ST_FATAL)
@@ -409,12 +410,12 @@ client_destroy (shard_client_t **c_p)
         lws_context_destroy (c->context);
     for (size_t i = 0; i < c->cfg.count; i++) {
         gw_zstream_destroy (&c->shards[i].zstream);
-        free (c->shards[i].out);
+        cb_secret_free (c->shards[i].out);
         cb_gauge_set (c->shards[i].connected, 0);
     }
     free (c->shards);
     free (c->cfg.url);
-    free (c->cfg.token);
+    cb_secret_free (c->cfg.token);
     free (c->cfg.shards);
     free (c);
     *c_p = NULL;

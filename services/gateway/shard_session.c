@@ -21,6 +21,7 @@
 
 #include "common/backoff.h"
 #include "common/clock.h"
+#include "common/config.h"
 #include "shard_int.h"
 
 //  A connection that says nothing this long after the handshake is dropped.
@@ -44,11 +45,12 @@ on_send_timer (lws_sorted_usec_list_t *sul)
         lws_callback_on_writable (s->wsi);
 }
 
-//  Queues IDENTIFY or RESUME (takes text over).
+//  Queues IDENTIFY or RESUME (takes text over; both carry the token, so
+//  every copy is wiped when it goes).
 static void
 queue_out (shard_t *s, char *text)
 {
-    free (s->out);
+    cb_secret_free (s->out);
     s->out = text;
     if (s->wsi)
         lws_callback_on_writable (s->wsi);
@@ -62,7 +64,9 @@ write_text (shard_t *s, const char *text)
     if (len > MAX_SEND)
         return -1;
     memcpy (buf + LWS_PRE, text, len);
-    return lws_write (s->wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT) < (int) len ? -1 : 0;
+    int rc = lws_write (s->wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT) < (int) len ? -1 : 0;
+    explicit_bzero (buf + LWS_PRE, len);
+    return rc;
 }
 
 static int
@@ -104,7 +108,7 @@ shard_writable (shard_t *s)
         return 0;
     }
     int rc = write_text (s, s->out);
-    free (s->out);
+    cb_secret_free (s->out);
     s->out = NULL;
     return rc;
 }

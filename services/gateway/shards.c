@@ -17,6 +17,7 @@
 
 #include "common/backoff.h"
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/redis.h"
@@ -376,7 +377,7 @@ gw_shards_destroy (gw_shards_t **self_p)
     }
     free (self->states);
     gw_identify_gate_clear (&self->gate);
-    free (self->token);
+    cb_secret_free (self->token);
     free (self->pod);
     free (self);
     *self_p = NULL;
