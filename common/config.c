@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "common/discovery.h"
 
 //  A secret file larger than this is a mistake (a key bundle, a log): refused.
@@ -28,6 +30,11 @@
 
 //  What argv gave each option: a value, a file, or both (refused).
 enum { GIVEN_VALUE = 1, GIVEN_FILE = 2 };
+
+//  Where each option's value came from, for --print-config: "default",
+//  "CORDBANK_X", "CORDBANK_X_FILE=/path", "--x" or "--x-file=/path".
+#define SOURCE_MAX 256
+typedef char source_t[SOURCE_MAX];
 
 void
 cb_secret_free (char *text)
@@ -235,12 +242,16 @@ print_help (const char *program, const char *summary, const cb_option_t *opts, s
                     env_file, opts[i].name);
         }
     }
+    printf ("  --%-22s %-30s %s\n", "print-config", "",
+            "print the configuration these flags and variables give, with where each value came "
+            "from, as JSON (secrets redacted), and exit: 0 when it is valid, 2 when not");
     printf ("  --%-22s %-30s %s\n", "help", "", "print this help and exit");
 }
 
-//  CORDBANK_X, or for a secret CORDBANK_X_FILE (not both).
+//  CORDBANK_X, or for a secret CORDBANK_X_FILE (not both). Names the one
+//  used in *source.
 static int
-apply_env (const cb_option_t *opt, char *err, size_t errlen)
+apply_env (const cb_option_t *opt, source_t *source, char *err, size_t errlen)
 {
     char env[96], env_file[112];
     cb_config_env_name (opt->name, env, sizeof env);
@@ -252,14 +263,20 @@ apply_env (const cb_option_t *opt, char *err, size_t errlen)
         return -1;
     }
     if (path)
+        snprintf (*source, sizeof *source, "%s=%s", env_file, path);
+    else if (value)
+        snprintf (*source, sizeof *source, "%s", env);
+    if (path)
         return set_from_file (opt, path, env_file, err, errlen);
     return value ? set_value (opt, value, env, err, errlen) : 0;
 }
 
 static int
-apply_defaults_and_env (const cb_option_t *opts, size_t count, char *err, size_t errlen)
+apply_defaults_and_env (const cb_option_t *opts, size_t count, source_t *sources, char *err,
+                        size_t errlen)
 {
     for (size_t i = 0; i < count; i++) {
+        snprintf (sources[i], sizeof sources[i], "default");
         char source[128];
         snprintf (source, sizeof source, "default of --%s", opts[i].name);
         const char *def = opts[i].default_value ? opts[i].default_value : "";
@@ -267,7 +284,7 @@ apply_defaults_and_env (const cb_option_t *opts, size_t count, char *err, size_t
             def = "false";
         if (set_value (&opts[i], def, source, err, errlen) != 0)
             return -1;
-        if (apply_env (&opts[i], err, errlen) != 0)
+        if (apply_env (&opts[i], &sources[i], err, errlen) != 0)
             return -1;
     }
     return 0;
@@ -284,10 +301,11 @@ apply_text (const cb_option_t *opt, bool is_file, const char *text, const char *
 
 //  One argv entry (and maybe the next): --name=value, --name value, a bare
 //  --name for a bool, or --name-file[=]PATH for a secret. Records in
-//  given[] what each option got. Returns how many entries were used, or -1.
+//  given[] what each option got, and in sources[] the flag (and a file's
+//  path). Returns how many entries were used, or -1.
 static int
 apply_flag (const cb_option_t *opts, size_t count, int argc, char **argv, int at,
-            unsigned char *given, char *err, size_t errlen)
+            unsigned char *given, source_t *sources, char *err, size_t errlen)
 {
     const char *arg = argv[at];
     if (strncmp (arg, "--", 2) != 0) {
@@ -313,15 +331,66 @@ apply_flag (const cb_option_t *opts, size_t count, int argc, char **argv, int at
         snprintf (err, errlen, "both --%s and --%s-file given: give one", opt->name, opt->name);
         return -1;
     }
-    if (eq)
-        return apply_text (opt, is_file, eq + 1, source, err, errlen) == 0 ? 1 : -1;
-    if (opt->type == CB_OPT_BOOL && !is_file)
-        return set_value (opt, "true", source, err, errlen) == 0 ? 1 : -1;
-    if (at + 1 >= argc) {
+    if (!eq && (opt->type != CB_OPT_BOOL || is_file) && at + 1 >= argc) {
         snprintf (err, errlen, "option %s needs a value", source);
         return -1;
     }
-    return apply_text (opt, is_file, argv[at + 1], source, err, errlen) == 0 ? 2 : -1;
+    const char *text = eq ? eq + 1 : opt->type == CB_OPT_BOOL && !is_file ? "true" : argv[at + 1];
+    int used = eq || (opt->type == CB_OPT_BOOL && !is_file) ? 1 : 2;
+    source_t *to = &sources[opt - opts];
+    if (is_file) //  a path, not the secret: named like the variable's
+        snprintf (*to, sizeof *to, "%s=%s", source, text);
+    else
+        snprintf (*to, sizeof *to, "%s", source);
+    return apply_text (opt, is_file, text, source, err, errlen) == 0 ? used : -1;
+}
+
+//  text as a JSON string; bytes of text that is not UTF-8 become '?'.
+static json_t *
+json_text (const char *text)
+{
+    json_t *string = json_string (text);
+    if (string)
+        return string;
+    char *ascii = strdup (text);
+    for (char *c = ascii; c && *c; c++)
+        if ((unsigned char) *c >= 0x80)
+            *c = '?';
+    string = ascii ? json_string (ascii) : NULL;
+    free (ascii);
+    return string;
+}
+
+//  --print-config: every option's value and where it came from, as JSON on
+//  stdout. A secret's value is "<redacted>" (or "" when it is empty: that
+//  it is unset is what an operator needs to see, and is no secret).
+static int
+print_config (const char *program, const cb_option_t *opts, size_t count, const source_t *sources)
+{
+    json_t *options = json_object ();
+    for (size_t i = 0; options && i < count; i++) {
+        const cb_option_t *opt = &opts[i];
+        json_t *value;
+        if (opt->type == CB_OPT_INT)
+            value = json_integer (*(const int64_t *) opt->target);
+        else if (opt->type == CB_OPT_BOOL)
+            value = json_boolean (*(const bool *) opt->target);
+        else {
+            const char *text = *(char *const *) opt->target;
+            value = json_text (!text || !*text ? "" : opt->secret ? "<redacted>" : text);
+        }
+        json_object_set_new (
+            options, opt->name,
+            json_pack ("{s:o, s:o}", "value", value, "source", json_text (sources[i])));
+    }
+    json_t *root = json_pack ("{s:s, s:o*}", "program", program, "options", options);
+    char *text = root ? json_dumps (root, JSON_INDENT (2)) : NULL;
+    json_decref (root);
+    if (!text)
+        return -1;
+    printf ("%s\n", text);
+    free (text);
+    return fflush (stdout) == 0 ? 0 : -1;
 }
 
 int
@@ -333,22 +402,36 @@ cb_config_parse (const char *program, const char *summary, const cb_option_t *op
             print_help (program, summary, opts, count);
             return CB_CONFIG_HELP;
         }
-    if (apply_defaults_and_env (opts, count, err, errlen) != 0)
-        return CB_CONFIG_ERROR;
     unsigned char *given = calloc (count ? count : 1, 1);
-    if (!given) {
-        snprintf (err, errlen, "out of memory");
-        return CB_CONFIG_ERROR;
-    }
+    source_t *sources = calloc (count ? count : 1, sizeof *sources);
     int rc = CB_CONFIG_OK;
+    if (!given || !sources) {
+        snprintf (err, errlen, "out of memory");
+        rc = CB_CONFIG_ERROR;
+    } else if (apply_defaults_and_env (opts, count, sources, err, errlen) != 0)
+        rc = CB_CONFIG_ERROR;
+    bool dump = false;
     for (int i = 1; i < argc && rc == CB_CONFIG_OK;) {
-        int used = apply_flag (opts, count, argc, argv, i, given, err, errlen);
+        if (strcmp (argv[i], "--print-config") == 0) {
+            dump = true;
+            i++;
+            continue;
+        }
+        int used = apply_flag (opts, count, argc, argv, i, given, sources, err, errlen);
         if (used < 0)
             rc = CB_CONFIG_ERROR;
         else
             i += used;
     }
+    if (rc == CB_CONFIG_OK && dump) {
+        rc = CB_CONFIG_HELP;
+        if (print_config (program, opts, count, sources) != 0) {
+            snprintf (err, errlen, "cannot print the configuration");
+            rc = CB_CONFIG_ERROR;
+        }
+    }
     free (given);
+    free (sources);
     return rc;
 }
 

@@ -13,6 +13,11 @@
  *  the same level (both variables, or both flags) is refused like an
  *  invalid value. A secret's text is never printed: --help shows
  *  "<secret>", and errors name where it came from, never what it was.
+ *
+ *  --print-config prints, once everything has parsed, each option's value
+ *  and its source (default, variable, flag, or the file it was read from)
+ *  as JSON, a secret's value as "<redacted>", and exits 0: what an
+ *  operator runs to see what a pod will use, and a check of it.
  */
 #ifndef CB_CONFIG_H
 #define CB_CONFIG_H
@@ -42,7 +47,8 @@ typedef struct {
 enum { CB_CONFIG_OK = 0, CB_CONFIG_HELP = 1, CB_CONFIG_ERROR = -1 };
 
 //  Fills every target from defaults, environment, then argv. Returns
-//  CB_CONFIG_OK, CB_CONFIG_HELP (help printed on stdout), or CB_CONFIG_ERROR
+//  CB_CONFIG_OK, CB_CONFIG_HELP (--help, or --print-config's JSON, printed
+//  on stdout: the caller exits 0), or CB_CONFIG_ERROR
 //  with a one-line reason in err.
 int cb_config_parse (const char *program, const char *summary, const cb_option_t *opts,
                      size_t count, int argc, char **argv, char *err, size_t errlen);

@@ -17,8 +17,10 @@
  *  secret: the marker MARKER, which the fixtures and the dictionary
  *  carry, may appear in an error only when a non-secret input carried it
  *  too. And a flag wins: after CB_CONFIG_OK, an option given a value by
- *  its last flag (else by its variable) holds exactly that value. Strings
- *  are freed with cb_config_free (LeakSanitizer checks).
+ *  its last flag (else by its variable) holds exactly that value. The same
+ *  holds after --print-config, whose output (captured in memory) must be
+ *  JSON with every option, and, like --help's, carries no secret either.
+ *  Strings are freed with cb_config_free (LeakSanitizer checks).
  */
 #include <assert.h>
 #include <stdbool.h>
@@ -27,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "common/config.h"
 #include "common/service.h"
@@ -92,8 +96,6 @@ int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
     (void) argc, (void) argv;
-    //  --help prints the table on every input that asks for it.
-    assert (freopen ("/dev/null", "w", stdout));
     //  The outside environment must not decide anything.
     extern char **environ;
     for (size_t i = 0; environ[i];) {
@@ -321,9 +323,29 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     static input_t in;
     build (&in, data, size);
     char err[512] = "";
+    //  What --help or --print-config prints, in memory.
+    char *out = NULL;
+    size_t out_len = 0;
+    FILE *saved = stdout;
+    stdout = open_memstream (&out, &out_len);
+    assert (stdout);
     int rc = cb_config_parse ("cordbank-fuzz", "fuzzing", OPTS, OPT_COUNT, in.argc, in.argv, err,
                               sizeof err);
+    fclose (stdout);
+    stdout = saved;
     assert (rc == CB_CONFIG_OK || rc == CB_CONFIG_HELP || rc == CB_CONFIG_ERROR);
+    assert (rc == CB_CONFIG_HELP || out_len == 0);
+    if (rc == CB_CONFIG_HELP && strstr (out, MARKER) && !in.marker_public) {
+        fprintf (stderr, "fuzz_config: a secret in --help or --print-config:\n%s\n", out);
+        abort ();
+    }
+    if (rc == CB_CONFIG_HELP && out[0] == '{') { // --print-config, not --help
+        json_t *dump = json_loads (out, 0, NULL);
+        assert (dump && json_object_size (json_object_get (dump, "options")) == OPT_COUNT);
+        json_decref (dump);
+        check_values (&in);
+    }
+    free (out);
     if (rc == CB_CONFIG_OK)
         check_values (&in);
     if (rc == CB_CONFIG_ERROR) {

@@ -563,6 +563,9 @@ seed_config (void)
         {"stray", "S3CR3T"},
         {"missing-value", "--instance"},
         {"help", "--log-level=debug\n--help"},
+        {"print-config", "CORDBANK_PG_URL=S3CR3T\n--discord-token-file=token\n--print-config\n"
+                         "--count=7"},
+        {"print-config-not-utf8", "--api-url=http://\xff\xfe/\n--print-config"},
     };
     for (size_t i = 0; i < sizeof SEEDS / sizeof SEEDS[0]; i++)
         write_seed ("config", SEEDS[i][0], "", 0, SEEDS[i][1], strlen (SEEDS[i][1]));

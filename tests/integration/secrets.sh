@@ -244,6 +244,21 @@ done
 printf '%s\n' "$out" >"$CB_RUN/help.txt"
 expect_match "--help shows <secret> for every secret" '<secret>' "$out"
 expect_eq "--help of every binary, secrets set, holds none of them" "" "$(leaks "$CB_RUN/help.txt")"
+# --print-config: what each service would run with, every secret set from
+# the environment or a file, and none of them in it.
+: >"$CB_RUN/print-config.txt"
+pc_ok=0
+for b in gateway command balance cache metrics discord-sim load ledger-load; do
+    CORDBANK_DISCORD_TOKEN=$TOKEN CORDBANK_PUBLIC_KEY_FILE=$PUBKEY_FILE CORDBANK_SEED=$SEED \
+        CORDBANK_PG_URL_FILE=$PG_URL_FILE CORDBANK_TOKEN=$TOKEN "$CB_BIN/cordbank-$b" --print-config \
+        >>"$CB_RUN/print-config.txt" 2>&1 && pc_ok=$((pc_ok + 1))
+done
+expect_eq "--print-config of every binary, secrets set, exits 0" 8 "$pc_ok"
+expect_eq "... and holds none of them" "" "$(leaks "$CB_RUN/print-config.txt")"
+pc=$(CORDBANK_DISCORD_TOKEN=$TOKEN "$CB_BIN/cordbank-gateway" --public-key-file "$PUBKEY_FILE" \
+    --http-port 7999 --print-config | jq -c '.options | [.["discord-token"], .["public-key"], .["http-port"], .["redis-url"]]')
+expect_eq "--print-config: each value's source, secrets <redacted>, an unset one empty" \
+    "[{\"value\":\"<redacted>\",\"source\":\"CORDBANK_DISCORD_TOKEN\"},{\"value\":\"<redacted>\",\"source\":\"--public-key-file=$PUBKEY_FILE\"},{\"value\":7999,\"source\":\"--http-port\"},{\"value\":\"\",\"source\":\"default\"}]" "$pc"
 sleep 2   # a snapshot period: every instance's metrics reach the metrics service
 : >"$CB_RUN/pages.txt"
 for p in "${ADMIN_PORTS[@]}"; do

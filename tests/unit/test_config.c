@@ -1,6 +1,7 @@
 /*  config: defaults, environment, flags, and one-line refusals. */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,4 +314,73 @@ Test (config, help_redacts_secrets, .init = cr_redirect_stdout)
     cr_assert (strstr (out, "(default: \"<secret>\")"), "%s", out);
     cr_assert (strstr (out, "--token-file") && strstr (out, "CORDBANK_TOKEN_FILE"), "%s", out);
     cr_assert (!strstr (out, "hunter2"), "%s", out);
+}
+
+//  --print-config: the effective values and their sources, as JSON; a
+//  secret's value never, and exit as after --help.
+static json_t *
+print_config (int argc, const char **argv, int want)
+{
+    char err[256] = "";
+    cr_assert_eq (parse (argc, argv, err), want, "%s", err);
+    fflush (stdout);
+    static char out[8192];
+    FILE *captured = cr_get_redirected_stdout ();
+    size_t n = fread (out, 1, sizeof out - 1, captured);
+    out[n] = '\0';
+    cr_assert (!strstr (out, "hunter2"), "a secret in the dump: %s", out);
+    if (want != CB_CONFIG_HELP) {
+        cr_assert_eq (n, 0, "printed despite the error: %s", out);
+        return NULL;
+    }
+    json_error_t error;
+    json_t *dump = json_loads (out, 0, &error);
+    cr_assert (dump, "not JSON (%s): %s", error.text, out);
+    return dump;
+}
+
+static void
+expect_option (json_t *dump, const char *name, const char *value_json, const char *source)
+{
+    json_t *opt = json_object_get (json_object_get (dump, "options"), name);
+    cr_assert (opt, "no %s", name);
+    char *value = json_dumps (json_object_get (opt, "value"), JSON_ENCODE_ANY);
+    cr_assert_str_eq (value, value_json, "%s", name);
+    free (value);
+    cr_assert_str_eq (json_string_value (json_object_get (opt, "source")), source, "%s", name);
+}
+
+Test (config, print_config_values_and_sources, .init = cr_redirect_stdout)
+{
+    char path[64], flag[96];
+    write_file (path, "file-hunter2\n");
+    snprintf (flag, sizeof flag, "--token-file=%s", path);
+    setenv ("CORDBANK_PORT", "8000", 1);
+    setenv ("CORDBANK_TOKEN", "env-hunter2", 1); // the file flag wins over it
+    const char *argv[] = {"t", "--level", "debug", "--print-config", flag, "--verbose"};
+    json_t *dump = print_config (6, argv, CB_CONFIG_HELP);
+    unlink (path);
+    cr_assert_str_eq (json_string_value (json_object_get (dump, "program")), "t");
+    expect_option (dump, "url", "\"postgresql://x\"", "default");
+    expect_option (dump, "port", "8000", "CORDBANK_PORT");
+    expect_option (dump, "verbose", "true", "--verbose");
+    expect_option (dump, "level", "\"debug\"", "--level");
+    expect_option (dump, "token", "\"<redacted>\"", flag);
+    cr_assert_eq (json_object_size (json_object_get (dump, "options")), N);
+    json_decref (dump);
+}
+
+Test (config, print_config_shows_an_unset_secret_as_empty, .init = cr_redirect_stdout)
+{
+    const char *argv[] = {"t", "--print-config"};
+    json_t *dump = print_config (2, argv, CB_CONFIG_HELP);
+    expect_option (dump, "token", "\"\"", "default");
+    json_decref (dump);
+}
+
+//  An invalid configuration is refused as always, and nothing is printed.
+Test (config, print_config_of_a_bad_configuration_is_the_error, .init = cr_redirect_stdout)
+{
+    const char *argv[] = {"t", "--print-config", "--port=0", "--token=hunter2"};
+    print_config (4, argv, CB_CONFIG_ERROR);
 }
