@@ -262,13 +262,15 @@ apply_env (const cb_option_t *opt, source_t *source, char *err, size_t errlen)
         snprintf (err, errlen, "both %s and %s are set: give one", env, env_file);
         return -1;
     }
-    if (path)
+    if (path) {
         snprintf (*source, sizeof *source, "%s=%s", env_file, path);
-    else if (value)
-        snprintf (*source, sizeof *source, "%s", env);
-    if (path)
         return set_from_file (opt, path, env_file, err, errlen);
-    return value ? set_value (opt, value, env, err, errlen) : 0;
+    }
+    if (value) {
+        snprintf (*source, sizeof *source, "%s", env);
+        return set_value (opt, value, env, err, errlen);
+    }
+    return 0;
 }
 
 static int
@@ -331,12 +333,14 @@ apply_flag (const cb_option_t *opts, size_t count, int argc, char **argv, int at
         snprintf (err, errlen, "both --%s and --%s-file given: give one", opt->name, opt->name);
         return -1;
     }
-    if (!eq && (opt->type != CB_OPT_BOOL || is_file) && at + 1 >= argc) {
+    //  The value: after '=', "true" for a bare bool flag, else the next entry.
+    bool bare_bool = !eq && opt->type == CB_OPT_BOOL && !is_file;
+    if (!eq && !bare_bool && at + 1 >= argc) {
         snprintf (err, errlen, "option %s needs a value", source);
         return -1;
     }
-    const char *text = eq ? eq + 1 : opt->type == CB_OPT_BOOL && !is_file ? "true" : argv[at + 1];
-    int used = eq || (opt->type == CB_OPT_BOOL && !is_file) ? 1 : 2;
+    const char *text = eq ? eq + 1 : bare_bool ? "true" : argv[at + 1];
+    int used = eq || bare_bool ? 1 : 2;
     source_t *to = &sources[opt - opts];
     if (is_file) //  a path, not the secret: named like the variable's
         snprintf (*to, sizeof *to, "%s=%s", source, text);

@@ -236,23 +236,22 @@ refused sim-bad-seed 'invalid --seed' "$CB_BIN/cordbank-discord-sim" --once --se
 refused stray-secret 'unexpected argument #2' "$CB_BIN/cordbank-gateway" --register-commands "$TOKEN"
 
 section "no secret in --help, /metrics or a log"
-out=
-for b in gateway command balance cache metrics discord-sim load ledger-load; do
-    out+=$(CORDBANK_DISCORD_TOKEN=$TOKEN CORDBANK_PUBLIC_KEY=$PUBKEY CORDBANK_SEED=$SEED \
-        CORDBANK_PG_URL_FILE=$PG_URL_FILE CORDBANK_TOKEN=$TOKEN "$CB_BIN/cordbank-$b" --help 2>&1)
-done
-printf '%s\n' "$out" >"$CB_RUN/help.txt"
-expect_match "--help shows <secret> for every secret" '<secret>' "$out"
-expect_eq "--help of every binary, secrets set, holds none of them" "" "$(leaks "$CB_RUN/help.txt")"
-# --print-config: what each service would run with, every secret set from
-# the environment or a file, and none of them in it.
+# --help and --print-config (what each would run with) of every binary,
+# every secret set from the environment or a file.
+with_secrets() {
+    CORDBANK_DISCORD_TOKEN=$TOKEN CORDBANK_PUBLIC_KEY=$PUBKEY CORDBANK_SEED=$SEED \
+        CORDBANK_PG_URL_FILE=$PG_URL_FILE CORDBANK_TOKEN=$TOKEN "$@"
+}
+: >"$CB_RUN/help.txt"
 : >"$CB_RUN/print-config.txt"
 pc_ok=0
 for b in gateway command balance cache metrics discord-sim load ledger-load; do
-    CORDBANK_DISCORD_TOKEN=$TOKEN CORDBANK_PUBLIC_KEY_FILE=$PUBKEY_FILE CORDBANK_SEED=$SEED \
-        CORDBANK_PG_URL_FILE=$PG_URL_FILE CORDBANK_TOKEN=$TOKEN "$CB_BIN/cordbank-$b" --print-config \
-        >>"$CB_RUN/print-config.txt" 2>&1 && pc_ok=$((pc_ok + 1))
+    with_secrets "$CB_BIN/cordbank-$b" --help >>"$CB_RUN/help.txt" 2>&1
+    with_secrets "$CB_BIN/cordbank-$b" --print-config >>"$CB_RUN/print-config.txt" 2>&1 \
+        && pc_ok=$((pc_ok + 1))
 done
+expect_match "--help shows <secret> for every secret" '<secret>' "$(cat "$CB_RUN/help.txt")"
+expect_eq "--help of every binary, secrets set, holds none of them" "" "$(leaks "$CB_RUN/help.txt")"
 expect_eq "--print-config of every binary, secrets set, exits 0" 8 "$pc_ok"
 expect_eq "... and holds none of them" "" "$(leaks "$CB_RUN/print-config.txt")"
 pc=$(CORDBANK_DISCORD_TOKEN=$TOKEN "$CB_BIN/cordbank-gateway" --public-key-file "$PUBKEY_FILE" \

@@ -295,6 +295,17 @@ Test (config, a_stray_argument_is_not_echoed)
     cr_assert (strstr (err, "unexpected argument #2") && !strstr (err, "hunter2"), "%s", err);
 }
 
+//  What the test printed on stdout so far (under .init = cr_redirect_stdout).
+static const char *
+captured_stdout (void)
+{
+    static char out[8192];
+    fflush (stdout);
+    size_t n = fread (out, 1, sizeof out - 1, cr_get_redirected_stdout ());
+    out[n] = '\0';
+    return out;
+}
+
 //  --help prints <secret> for a secret's default, and its file forms.
 Test (config, help_redacts_secrets, .init = cr_redirect_stdout)
 {
@@ -306,11 +317,7 @@ Test (config, help_redacts_secrets, .init = cr_redirect_stdout)
     setenv ("CORDBANK_TOKEN", "env-hunter2", 1);
     cr_assert_eq (cb_config_parse ("t", "test", secret_opts, 1, 2, (char **) argv, err, sizeof err),
                   CB_CONFIG_HELP);
-    fflush (stdout);
-    char out[4096] = "";
-    FILE *captured = cr_get_redirected_stdout ();
-    size_t n = fread (out, 1, sizeof out - 1, captured);
-    out[n] = '\0';
+    const char *out = captured_stdout ();
     cr_assert (strstr (out, "(default: \"<secret>\")"), "%s", out);
     cr_assert (strstr (out, "--token-file") && strstr (out, "CORDBANK_TOKEN_FILE"), "%s", out);
     cr_assert (!strstr (out, "hunter2"), "%s", out);
@@ -323,14 +330,10 @@ print_config (int argc, const char **argv, int want)
 {
     char err[256] = "";
     cr_assert_eq (parse (argc, argv, err), want, "%s", err);
-    fflush (stdout);
-    static char out[8192];
-    FILE *captured = cr_get_redirected_stdout ();
-    size_t n = fread (out, 1, sizeof out - 1, captured);
-    out[n] = '\0';
+    const char *out = captured_stdout ();
     cr_assert (!strstr (out, "hunter2"), "a secret in the dump: %s", out);
     if (want != CB_CONFIG_HELP) {
-        cr_assert_eq (n, 0, "printed despite the error: %s", out);
+        cr_assert_eq (strlen (out), 0, "printed despite the error: %s", out);
         return NULL;
     }
     json_error_t error;
